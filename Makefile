@@ -1,0 +1,44 @@
+# The course's commands. A newcomer needs two: `make site` and `make test`.
+# Each creates the virtual environment and installs the pinned packages on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE ?= 1
+export PYTHONHASHSEED := 0
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: site test lab execute freeze clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## site: build the website into _build/html (open _build/html/index.html)
+site: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "Website: file://$(CURDIR)/_build/html/index.html"
+
+## test: unit tests, every notebook under nbval, the website build and its browser checks
+test: $(STAMP)
+	$(BIN)/python -m pytest tests chapters --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
+		--nbval-current-env --durations=0 --durations-min=1.0 -q -rfE
+
+## lab: open the notebooks in JupyterLab for local work
+lab: $(STAMP)
+	$(BIN)/jupyter lab chapters
+
+## execute: re-run notebooks and store their outputs (NB=chapters/01_lookup.ipynb for one)
+execute: $(STAMP)
+	$(BIN)/python scripts/execute_notebooks.py $(NB)
+
+## freeze: rewrite requirements.txt from the environment (after a deliberate upgrade)
+freeze: $(STAMP)
+	$(BIN)/python scripts/freeze_requirements.py
+
+clean:
+	rm -rf _build $(VENV)

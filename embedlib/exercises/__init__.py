@@ -1,0 +1,18 @@
+"""Exercise checkers: the learner's cell calls ``check_...(answer)`` and sees a verdict.
+
+Every checker returns a :class:`Verdict` and never raises: a learner's mistake (a wrong
+shape, a NaN, an exception inside their function, a forgotten ``return``) becomes a
+specific hint. Chapter modules (``embedlib.exercises.lookup`` and so on) hold the checkers;
+this module holds the machinery they share.
+"""
+
+from .core import (
+    LearnerError,
+    NotAttempted,
+    Verdict,
+    checker,
+    compare_values,
+    run_learner,
+)
+
+__all__ = ["LearnerError", "NotAttempted", "Verdict", "checker", "compare_values", "run_learner"]

@@ -1,0 +1,128 @@
+"""The shared machinery of exercise checkers: verdicts, running learner code, comparisons."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+NOT_ATTEMPTED = "not attempted yet"
+CORRECT = "correct"
+INCORRECT = "not yet right"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one check: its status and a message meant for the learner."""
+
+    exercise: str
+    status: str
+    message: str
+
+    @property
+    def correct(self) -> bool:
+        return self.status == CORRECT
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+    def __str__(self) -> str:
+        mark = {CORRECT: "✔", NOT_ATTEMPTED: "…", INCORRECT: "✘"}[self.status]
+        return f"{mark} {self.exercise}: {self.status}. {self.message}".rstrip()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+class NotAttempted(Exception):
+    """The learner's answer is still the stub (it raised ``NotImplementedError``)."""
+
+
+class LearnerError(Exception):
+    """The learner's answer is wrong in a way the message explains."""
+
+
+def run_learner(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call the learner's function, turning its failures into :class:`LearnerError` hints."""
+    if function is None or function is Ellipsis:
+        raise NotAttempted
+    if not callable(function):
+        raise LearnerError(f"expected a function, got {type(function).__name__}: pass the function itself, not its result.")
+    try:
+        result = function(*args, **kwargs)
+    except NotImplementedError as error:
+        raise NotAttempted from error
+    except Exception as error:  # the learner's code may raise anything; report it, never crash
+        raise LearnerError(f"your function raised {type(error).__name__}: {error}") from error
+    if result is None:
+        raise LearnerError("your function returned None: did you forget `return`?")
+    return result
+
+
+def _as_array(value: Any, name: str) -> np.ndarray:
+    if isinstance(value, (str, bytes)):
+        raise LearnerError(f"{name} should be numbers (a tensor, array or float), got the text {value!r}")
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise LearnerError(f"{name} should be numbers (a tensor, array or float), got {type(value).__name__}") from error
+    return array
+
+
+def compare_values(got: Any, expected: Any, *, name: str = "the result", atol: float = 1e-5, rtol: float = 1e-4) -> None:
+    """Raise :class:`LearnerError` with a specific hint unless ``got`` matches ``expected``.
+
+    Hints, in order: not numeric; wrong shape (and "transposed?"); NaN or infinity; every
+    value with the wrong sign; the first wrong value with its index.
+    """
+    got_array = _as_array(got, name)
+    expected_array = _as_array(expected, "the expected value")
+    if got_array.shape != expected_array.shape:
+        hint = f"{name} has shape {tuple(got_array.shape)}, expected {tuple(expected_array.shape)}"
+        if got_array.ndim == 2 and got_array.shape[::-1] == expected_array.shape:
+            hint += " (transposed?)"
+        raise LearnerError(hint + ".")
+    bad = ~np.isfinite(got_array)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise LearnerError(f"{name} contains {got_array[index]} at index {index}: check for a division by zero or log of 0.")
+    close = np.isclose(got_array, expected_array, atol=atol, rtol=rtol)
+    if close.all():
+        return
+    if np.allclose(-got_array, expected_array, atol=atol, rtol=rtol):
+        raise LearnerError(f"{name} has the right size but the wrong sign everywhere.")
+    index = tuple(int(i) for i in np.argwhere(~close)[0])
+    raise LearnerError(
+        f"{name} is wrong at index {index}: expected {expected_array[index]:.6g}, got {got_array[index]:.6g}."
+    )
+
+
+def checker(exercise: str) -> Callable[[Callable[..., str | None]], Callable[..., Verdict]]:
+    """Turn a check body into a checker that always returns a :class:`Verdict`.
+
+    The body receives the learner's answer and returns ``None`` (or a success message) when
+    it is right; it raises :class:`LearnerError` with a hint, or :class:`NotAttempted`.
+    """
+
+    def decorate(body: Callable[..., str | None]) -> Callable[..., Verdict]:
+        @functools.wraps(body)
+        def check(*answer: Any, **kwargs: Any) -> Verdict:
+            if not answer or any(a is None or a is Ellipsis for a in answer):
+                return Verdict(exercise, NOT_ATTEMPTED, "Fill in the cell above, run it, then run this check again.")
+            try:
+                praise = body(*answer, **kwargs)
+            except NotAttempted:
+                return Verdict(exercise, NOT_ATTEMPTED, "Replace `raise NotImplementedError` with your code.")
+            except LearnerError as error:
+                return Verdict(exercise, INCORRECT, str(error))
+            except Exception as error:  # a checker must never crash on a learner's answer
+                return Verdict(exercise, INCORRECT, f"could not check your answer ({type(error).__name__}: {error}).")
+            return Verdict(exercise, CORRECT, praise or "Well done.")
+
+        return check
+
+    return decorate

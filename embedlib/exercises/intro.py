@@ -1,0 +1,37 @@
+"""Checker for the getting-started chapter: cosine similarity of two vectors."""
+
+from __future__ import annotations
+
+import torch
+
+from ..similarity import cosine_similarity
+from .core import LearnerError, checker, compare_values, run_learner
+
+_CASES = (
+    (torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])),
+    (torch.tensor([1.0, 2.0, 3.0]), torch.tensor([2.0, 4.0, 6.0])),
+    (torch.tensor([3.0, -1.0, 0.5, 2.0]), torch.tensor([-1.0, 0.5, 4.0, 1.0])),
+    (torch.tensor([1.0, 1.0]), torch.tensor([-2.0, -2.0])),
+)
+
+
+def _is_close(got, expected: torch.Tensor) -> bool:
+    try:
+        compare_values(got, expected)
+    except LearnerError:
+        return False
+    return True
+
+
+@checker("cosine similarity")
+def check_cosine(cosine) -> str:
+    for a, b in _CASES:
+        got = run_learner(cosine, a.clone(), b.clone())
+        name = f"cosine({a.tolist()}, {b.tolist()})"
+        try:
+            compare_values(got, cosine_similarity(a, b), name=name)
+        except LearnerError as error:
+            if _is_close(got, a @ b):
+                raise LearnerError(f"{error} That is the plain dot product: divide by both lengths.") from error
+            raise
+    return "Your function agrees with embedlib.similarity.cosine_similarity on all four cases."
