@@ -1,0 +1,35 @@
+"""Published shapes and dtype sizes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from embedlib.models import load_model
+from embedlib.shapes import PUBLISHED_SHAPES, dtype_bytes, resolve_dtype
+
+
+@pytest.mark.parametrize("name, size", [("bfloat16", 2), ("fp16", 2), ("float32", 4), ("int8", 1), (torch.float64, 8)])
+def test_dtype_bytes(name, size):
+    assert dtype_bytes(name) == size
+
+
+def test_unknown_dtype_names_the_choices():
+    with pytest.raises(ValueError, match="unknown dtype 'float12'.*bfloat16"):
+        resolve_dtype("float12")
+
+
+def test_minilm_record_matches_the_real_config():
+    config = load_model().config
+    shape = PUBLISHED_SHAPES["all-MiniLM-L6-v2"]
+    assert (shape.vocab_size, shape.d_model, shape.n_heads, shape.n_layers, shape.max_positions) == (
+        config.vocab_size, config.hidden_size, config.num_attention_heads, config.num_hidden_layers,
+        config.max_position_embeddings,
+    )
+
+
+def test_every_record_splits_evenly_into_heads_and_cites_a_source():
+    for shape in PUBLISHED_SHAPES.values():
+        assert shape.head_dim * shape.n_heads == shape.d_model, shape.name
+        assert shape.n_heads % shape.n_kv_heads == 0, shape.name
+        assert shape.source, shape.name
