@@ -1,0 +1,212 @@
+"""embedlib.geometry against slow loops, scipy, scikit-learn and gensim's own evaluations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.stats
+import torch
+
+from embedlib.data import analogy_questions, dataset_path, word_pairs
+from embedlib.geometry import (
+    WordVectors,
+    analogy,
+    direction,
+    evaluate_analogies,
+    minilm_word_vectors,
+    nearest_neighbours,
+    pca,
+    project,
+    rankdata,
+    spearman,
+    word_similarity_spearman,
+)
+from embedlib.similarity import cosine_similarity
+
+
+@pytest.fixture(scope="module")
+def minilm() -> WordVectors:
+    return minilm_word_vectors()
+
+
+def random_vectors(n: int = 60, d: int = 8, seed: int = 0) -> WordVectors:
+    generator = torch.Generator().manual_seed(seed)
+    words = [f"w{i}" for i in range(n)]
+    return WordVectors(words, torch.randn(n, d, generator=generator) * torch.rand(n, 1, generator=generator) * 3)
+
+
+def slow_analogy(vectors: WordVectors, a: str, b: str, c: str) -> str:
+    """3CosAdd one candidate at a time."""
+    target = sum(sign * vectors.vector(w) / vectors.vector(w).norm() for sign, w in ((-1, a), (1, b), (1, c)))
+    best, best_score = None, -2.0
+    for word in vectors.words:
+        if word in (a, b, c):
+            continue
+        score = float(cosine_similarity(vectors.vector(word), target))
+        if score > best_score:
+            best, best_score = word, score
+    return best
+
+
+def test_minilm_rows_are_single_token_words(minilm):
+    from embedlib import load_tokenizer
+
+    tokenizer = load_tokenizer()
+    assert len(minilm) == 21_745
+    assert minilm.matrix.shape == (21_745, 384)
+    for word in minilm.words[::997]:
+        assert tokenizer.tokenize(word) == [word]
+        assert torch.equal(minilm.vector(word), embedlib_row(word))
+
+
+def embedlib_row(word: str) -> torch.Tensor:
+    from embedlib import load_model, load_tokenizer
+
+    return load_model().get_input_embeddings().weight.detach()[load_tokenizer().convert_tokens_to_ids(word)]
+
+
+def test_unknown_word_names_it_and_close_matches(minilm):
+    with pytest.raises(KeyError, match=r"'kingg' is not in the vocabulary.*close matches: king"):
+        minilm.vector("kingg")
+    with pytest.raises(KeyError, match="'zzzqqq'"):
+        analogy(minilm, "man", "king", "zzzqqq")
+
+
+def test_shape_mismatch_is_rejected():
+    with pytest.raises(ValueError, match="does not fit 3 words"):
+        WordVectors(["a", "b", "c"], torch.zeros(2, 4))
+
+
+def test_king_minus_man_plus_woman_is_queen(minilm):
+    answers = analogy(minilm, "man", "king", "woman", topn=5)
+    assert answers[0][0] == "queen"
+    assert not {"man", "king", "woman"} & {w for w, _ in answers}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_analogy_matches_slow_loop_and_gensim(seed):
+    vectors = random_vectors(seed=seed)
+    keyed = vectors.to_keyedvectors()
+    for a, b, c in [("w0", "w1", "w2"), ("w5", "w9", "w33"), ("w59", "w3", "w10")]:
+        ours = analogy(vectors, a, b, c, topn=5)
+        assert ours[0][0] == slow_analogy(vectors, a, b, c)
+        theirs = keyed.most_similar(positive=[b, c], negative=[a], topn=5)
+        assert [w for w, _ in ours] == [w for w, _ in theirs]
+        np.testing.assert_allclose([s for _, s in ours], [s for _, s in theirs], atol=1e-5)
+
+
+def test_nearest_neighbours_match_gensim(minilm):
+    keyed = minilm.to_keyedvectors()
+    for word in ("king", "paris", "dog"):
+        ours = nearest_neighbours(minilm, word, topn=10)
+        theirs = keyed.most_similar(word, topn=10)
+        assert [w for w, _ in ours] == [w for w, _ in theirs]
+        np.testing.assert_allclose([s for _, s in ours], [s for _, s in theirs], atol=1e-5)
+
+
+def test_nearest_neighbours_rejects_topn_zero(minilm):
+    with pytest.raises(ValueError, match="topn=0"):
+        nearest_neighbours(minilm, "king", topn=0)
+
+
+def test_evaluate_analogies_matches_slow_loop():
+    vectors = random_vectors(n=30, d=4)
+    from embedlib.data import AnalogyQuestion
+
+    generator = np.random.default_rng(0)
+    questions = [
+        AnalogyQuestion(f"s{i % 3}", *(f"w{j}" for j in generator.choice(30, 4, replace=False))) for i in range(90)
+    ]
+    questions.append(AnalogyQuestion("s0", "w0", "w1", "w2", "unknown"))
+    report = evaluate_analogies(vectors, questions)
+    assert report.skipped == 1 and report.answered == 90
+    for section in ("s0", "s1", "s2"):
+        answerable = [q for q in questions if q.section == section and q.d != "unknown"]
+        expected = sum(slow_analogy(vectors, q.a, q.b, q.c) == q.d for q in answerable)
+        assert report.correct.get(section, 0) == expected
+
+
+def test_evaluate_analogies_agrees_with_gensim(minilm, tmp_path):
+    """gensim scores one question at a time (minutes for the full set); 60 per section here."""
+    by_section: dict[str, list] = {}
+    for q in analogy_questions():
+        if all(w in minilm for w in (q.a, q.b, q.c, q.d)):
+            by_section.setdefault(q.section, []).append(q)
+    chosen = [q for questions in by_section.values() for q in questions[:: max(1, len(questions) // 60)][:60]]
+    lines = []
+    for section in by_section:
+        lines.append(f": {section}")
+        lines += [f"{q.a} {q.b} {q.c} {q.d}" for q in chosen if q.section == section]
+    path = tmp_path / "questions.txt"
+    path.write_text("\n".join(lines) + "\n")
+    ours = evaluate_analogies(minilm, chosen)
+    _, sections = minilm.to_keyedvectors().evaluate_word_analogies(str(path))
+    theirs = {s["section"]: (len(s["correct"]), len(s["correct"]) + len(s["incorrect"])) for s in sections}
+    for section in by_section:
+        assert (ours.correct.get(section, 0), ours.total[section]) == theirs[section], section
+    assert ours.accuracy > 0.6  # a well-trained space; the full set gives about 0.75
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[3.0, 1.0, 2.0], [1.0, 1.0, 2.0, 2.0, 2.0, 0.5], [5.0] * 4, list(np.random.default_rng(1).integers(0, 5, 40))],
+)
+def test_rankdata_matches_scipy(values):
+    np.testing.assert_allclose(rankdata(torch.tensor(values, dtype=torch.float64)).numpy(), scipy.stats.rankdata(values))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_spearman_matches_scipy_with_ties(seed):
+    generator = np.random.default_rng(seed)
+    x = generator.integers(0, 6, 50).astype(float)
+    y = x + generator.normal(0, 2, 50).round()
+    assert spearman(torch.tensor(x), torch.tensor(y)) == pytest.approx(scipy.stats.spearmanr(x, y).statistic, abs=1e-12)
+
+
+def test_spearman_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="equal length"):
+        spearman(torch.ones(3), torch.ones(4))
+
+
+@pytest.mark.parametrize("name", ["wordsim353.tsv", "simlex999.txt"])
+def test_word_similarity_agrees_with_gensim(minilm, name):
+    ours = word_similarity_spearman(minilm, word_pairs(name))
+    _, theirs, oov_percent = minilm.to_keyedvectors().evaluate_word_pairs(str(dataset_path(name)))
+    assert ours.spearman == pytest.approx(theirs.statistic, abs=1e-6)
+    assert 100 * ours.skipped / (ours.used + ours.skipped) == pytest.approx(oov_percent)
+
+
+def test_word_similarity_needs_known_pairs(minilm):
+    with pytest.raises(ValueError, match="only 0 of 1 pairs"):
+        word_similarity_spearman(minilm, [("zzzqqq", "king", 5.0)])
+
+
+def test_direction_and_projection_match_a_loop(minilm):
+    pairs = [("man", "woman"), ("king", "queen"), ("he", "she")]
+    axis = direction(minilm, pairs)
+    slow = sum(minilm.vector(b) / minilm.vector(b).norm() - minilm.vector(a) / minilm.vector(a).norm() for a, b in pairs)
+    torch.testing.assert_close(axis, slow / slow.norm())
+    words = ["boy", "girl", "actor", "actress"]
+    got = project(minilm, words, axis)
+    torch.testing.assert_close(got, torch.stack([cosine_similarity(minilm.vector(w), axis) for w in words]))
+    assert got[1] > got[0] and got[3] > got[2]  # the female word of each pair lies further along
+
+
+def test_direction_needs_pairs(minilm):
+    with pytest.raises(ValueError, match="at least one"):
+        direction(minilm, [])
+
+
+@pytest.mark.parametrize("shape", [(30, 5), (8, 20)])
+def test_pca_matches_scikit_learn(shape):
+    from sklearn.decomposition import PCA
+
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    ours = pca(x, 2).numpy()
+    theirs = PCA(2).fit_transform(x.numpy())
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)  # same axes and the same sign convention
+
+
+def test_pca_rejects_too_many_axes():
+    with pytest.raises(ValueError, match="k=6"):
+        pca(torch.zeros(4, 5), 6)
