@@ -1,0 +1,292 @@
+"""Positional information for transformers: sinusoidal, learned absolute, RoPE and ALiBi.
+
+Self-attention treats its input as a set; these schemes tell it where each token sits.
+
+- **Sinusoidal** (Vaswani et al., 2017, arXiv:1706.03762): a fixed vector added to the token
+  embedding, ``PE[p, 2i] = sin(p / base^(2i/d))`` and ``PE[p, 2i+1] = cos(p / base^(2i/d))``.
+- **Learned absolute** (BERT, GPT-2): a second lookup table with one row per position.
+- **RoPE** (Su et al., 2021, arXiv:2104.09864): rotate each pair of query/key coordinates by
+  the angle ``p * theta_i`` with ``theta_i = base^(-2i/d)``, i = 0 .. d/2 - 1, so that
+  ``q_m . k_n`` depends on m - n only. Context-extension variants rescale the ``theta_i``.
+- **ALiBi** (Press et al., 2021, arXiv:2108.12409): add ``-slope_h * (i - j)`` to the
+  attention score of query i and key j in head h; embeddings are left alone.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+ROPE_SCALING_KINDS = ("linear", "ntk", "dynamic", "yarn", "llama3")
+ROPE_LAYOUTS = ("half", "interleaved")
+
+
+class RopeLengthWarning(UserWarning):
+    """RoPE was applied at positions its model never saw in training, with nothing to adapt it."""
+
+
+def _check_dim(dim: int, what: str = "dim") -> None:
+    if not isinstance(dim, int) or dim <= 0 or dim % 2:
+        raise ValueError(f"{what} must be a positive even integer (coordinates come in pairs), got {dim!r}")
+
+
+def sinusoidal_encoding(n_positions: int, dim: int, base: float = 10000.0) -> torch.Tensor:
+    """The 2017 Transformer's fixed position vectors, shape [n_positions, dim].
+
+    ``PE[p, 2i] = sin(p * w_i)``, ``PE[p, 2i+1] = cos(p * w_i)``, ``w_i = base^(-2i/dim)``
+    (Vaswani et al., 2017, section 3.5). Nothing is learned, and any position has a vector.
+    """
+    if n_positions < 0:
+        raise ValueError(f"n_positions must be >= 0, got {n_positions}")
+    _check_dim(dim)
+    positions = torch.arange(n_positions, dtype=torch.float64)[:, None]  # [n, 1]
+    frequencies = base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)  # [dim/2]
+    angles = positions * frequencies  # [n, dim/2]
+    encoding = torch.empty(n_positions, dim, dtype=torch.float64)
+    encoding[:, 0::2] = torch.sin(angles)
+    encoding[:, 1::2] = torch.cos(angles)
+    return encoding.float()
+
+
+class LearnedPositionalEmbedding(nn.Module):
+    """A learned table of ``max_positions`` position vectors (BERT: 512, GPT-2: 1,024).
+
+    Same as ``nn.Embedding(max_positions, dim)``, except that a position past the end of the
+    table raises an ``IndexError`` that says which position, what the limit is and what to do,
+    instead of torch's bare "index out of range in self".
+    """
+
+    def __init__(self, max_positions: int, dim: int) -> None:
+        super().__init__()
+        if max_positions <= 0 or dim <= 0:
+            raise ValueError(f"max_positions and dim must be positive, got {max_positions} and {dim}")
+        self.max_positions = max_positions
+        self.table = nn.Embedding(max_positions, dim)
+
+    def forward(self, positions: torch.Tensor) -> torch.Tensor:
+        """Vectors of the given integer positions, shape ``positions.shape + (dim,)``."""
+        if positions.numel():
+            largest, smallest = int(positions.max()), int(positions.min())
+            if largest >= self.max_positions or smallest < 0:
+                bad = largest if largest >= self.max_positions else smallest
+                raise IndexError(
+                    f"position {bad} has no learned vector: this table holds positions 0 to "
+                    f"{self.max_positions - 1} ({self.max_positions} in all). Truncate the input to "
+                    f"{self.max_positions} tokens (or split it into windows), or use a model with a "
+                    "relative scheme (RoPE, ALiBi) that defines every position."
+                )
+        return self.table(positions)
+
+
+@dataclass(frozen=True)
+class RopeScaling:
+    """How to stretch RoPE past the length it was trained at.
+
+    kind:
+        ``"linear"``: position interpolation, theta_i / factor (Chen et al., 2023,
+        arXiv:2306.15595). ``"ntk"``: "NTK-aware" base change, base * factor^(d/(d-2)) (bloc97,
+        2023; see Peng et al., 2023, arXiv:2309.00071, section 3.1). ``"dynamic"``: the same base
+        change with the factor recomputed from the current length, factor * L / L_train - (factor
+        - 1), only once L > L_train. ``"yarn"``: interpolate the low frequencies, keep the high
+        ones, ramp in between, and scale cos/sin by 0.1 ln(factor) + 1 (Peng et al., 2023).
+        ``"llama3"``: Llama 3.1's piecewise rule (arXiv:2407.21783; Meta's reference code).
+    factor:
+        How many times longer than ``original_max_positions`` the target context is.
+    original_max_positions:
+        The training context length L_train.
+    beta_fast, beta_slow:
+        YaRN's ramp, in rotations over L_train (defaults 32 and 1 as in the paper).
+    low_freq_factor, high_freq_factor:
+        Llama 3's band edges (defaults 1 and 4 as in Llama 3.1's configuration).
+    """
+
+    kind: str
+    factor: float
+    original_max_positions: int
+    beta_fast: float = 32.0
+    beta_slow: float = 1.0
+    low_freq_factor: float = 1.0
+    high_freq_factor: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ROPE_SCALING_KINDS:
+            raise ValueError(f"unknown RoPE scaling kind {self.kind!r}; use one of {ROPE_SCALING_KINDS}")
+        if not self.factor >= 1.0:
+            raise ValueError(f"factor must be >= 1 (the context grows by this much), got {self.factor}")
+        if self.original_max_positions <= 0:
+            raise ValueError(f"original_max_positions must be positive, got {self.original_max_positions}")
+
+    @property
+    def max_positions(self) -> int:
+        """The context length this scaling is meant for: factor x the training length."""
+        return int(self.factor * self.original_max_positions)
+
+    @property
+    def attention_factor(self) -> float:
+        """The multiplier on cos and sin (YaRN's temperature fix); 1 for every other kind."""
+        if self.kind == "yarn" and self.factor > 1:
+            return 0.1 * math.log(self.factor) + 1.0
+        return 1.0
+
+
+def rope_frequencies(
+    dim: int, base: float = 10000.0, scaling: RopeScaling | None = None, seq_len: int | None = None
+) -> torch.Tensor:
+    """RoPE's angular frequencies theta_i = base^(-2i/dim), i = 0 .. dim/2 - 1, shape [dim/2].
+
+    Pair i turns by ``p * theta_i`` radians at position p, so its wavelength is
+    ``2 pi / theta_i`` tokens. ``scaling`` rescales the frequencies for longer contexts (see
+    :class:`RopeScaling`); ``seq_len`` is the current length, used only by ``"dynamic"``.
+    """
+    _check_dim(dim)
+    if base <= 1:
+        raise ValueError(f"base must be > 1, got {base}")
+    exponents = torch.arange(0, dim, 2, dtype=torch.float64) / dim  # 2i/d, [dim/2]
+    if scaling is None:
+        return (base**-exponents).float()
+    factor, trained = scaling.factor, scaling.original_max_positions
+    if scaling.kind == "linear":
+        return (base**-exponents / factor).float()
+    if scaling.kind in ("ntk", "dynamic"):
+        if scaling.kind == "dynamic":
+            length = max(seq_len or trained, trained)
+            factor = factor * length / trained - (factor - 1)
+        if dim == 2:  # d/(d-2) is undefined: a single pair can only be interpolated
+            return (base**-exponents / factor).float()
+        new_base = base * factor ** (dim / (dim - 2))
+        return (new_base**-exponents).float()
+    theta = base**-exponents  # [dim/2]
+    if scaling.kind == "yarn":
+        # pair index at which the pair makes r full turns over the training length
+        def pair_at(rotations: float) -> float:
+            return dim * math.log(trained / (rotations * 2 * math.pi)) / (2 * math.log(base))
+
+        low = max(math.floor(pair_at(scaling.beta_fast)), 0)
+        high = min(math.ceil(pair_at(scaling.beta_slow)), dim - 1)
+        if low == high:
+            high += 0.001
+        ramp = ((torch.arange(dim // 2, dtype=torch.float64) - low) / (high - low)).clamp(0, 1)  # [dim/2]
+        # ramp 0: high frequency, keep; ramp 1: low frequency, interpolate
+        return (theta * (1 - ramp) + theta / factor * ramp).float()
+    # llama3: keep wavelengths < L/high, divide by factor those > L/low, blend in between
+    wavelength = 2 * math.pi / theta
+    smooth = (trained / wavelength - scaling.low_freq_factor) / (scaling.high_freq_factor - scaling.low_freq_factor)
+    blended = (1 - smooth) * theta / factor + smooth * theta
+    scaled = torch.where(wavelength > trained / scaling.low_freq_factor, theta / factor, theta)
+    medium = (wavelength >= trained / scaling.high_freq_factor) & (wavelength <= trained / scaling.low_freq_factor)
+    return torch.where(medium, blended, scaled).float()
+
+
+def _rotate(x: torch.Tensor, layout: str) -> torch.Tensor:
+    """(x1, x2) -> (-x2, x1) for every pair, in the given layout."""
+    if layout == "half":
+        first, second = x.chunk(2, dim=-1)  # pairs are (i, i + d/2)
+        return torch.cat((-second, first), dim=-1)
+    even, odd = x[..., 0::2], x[..., 1::2]  # pairs are (2i, 2i + 1)
+    return torch.stack((-odd, even), dim=-1).flatten(-2)
+
+
+def apply_rope(
+    x: torch.Tensor,
+    positions: torch.Tensor | None = None,
+    base: float = 10000.0,
+    scaling: RopeScaling | None = None,
+    *,
+    layout: str = "half",
+    trained_length: int | None = None,
+) -> torch.Tensor:
+    """Rotate the pairs of coordinates of ``x`` [..., seq, dim] by ``position * theta_i``.
+
+    For each pair (x1, x2) and position p: ``(x1 cos a - x2 sin a, x1 sin a + x2 cos a)`` with
+    ``a = p * theta_i`` (Su et al., 2021, eq. 34). ``layout="half"`` pairs coordinate i with
+    i + dim/2 (GPT-NeoX, Hugging Face's LLaMA); ``"interleaved"`` pairs 2i with 2i+1 (the paper,
+    Meta's LLaMA code). ``positions`` (shape [seq]) defaults to 0 .. seq-1.
+
+    ``trained_length``: if given and a position reaches it while ``scaling`` is None, warn with
+    :class:`RopeLengthWarning`: the model is being run on relative distances it never saw in
+    training, and nothing else will tell you (there is no table to overflow).
+    """
+    if x.ndim < 2:
+        raise ValueError(f"x must have shape [..., seq, dim], got {tuple(x.shape)}")
+    dim, seq = x.shape[-1], x.shape[-2]
+    _check_dim(dim, "the last dimension of x")
+    if layout not in ROPE_LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; use one of {ROPE_LAYOUTS}")
+    if positions is None:
+        positions = torch.arange(seq, device=x.device)
+    if positions.shape[-1] != seq:
+        raise ValueError(f"positions has {positions.shape[-1]} entries for a sequence of {seq}")
+    longest = int(positions.max()) + 1 if positions.numel() else 0
+    if trained_length is not None:
+        limit = trained_length if scaling is None else scaling.max_positions
+        if longest > limit:
+            fix = (
+                "pass a RopeScaling (e.g. 'yarn' or 'dynamic') and ideally fine-tune at the new length"
+                if scaling is None
+                else "raise the scaling factor"
+            )
+            warnings.warn(
+                f"RoPE applied at position {longest - 1}, but the model was trained on {trained_length} "
+                f"positions{'' if scaling is None else f' and scaled to {limit}'}: attention will see relative "
+                f"distances it never learned and quality drops without any error; {fix}, or stay within "
+                f"{limit} tokens.",
+                RopeLengthWarning,
+                stacklevel=2,
+            )
+    precision = torch.float64 if x.dtype == torch.float64 else torch.float32
+    theta = rope_frequencies(dim, base, scaling, seq_len=longest).to(x.device, precision)  # [dim/2]
+    angles = positions.to(precision)[..., None] * theta  # [..., seq, dim/2]
+    if layout == "half":
+        angles = torch.cat((angles, angles), dim=-1)  # [..., seq, dim]
+    else:
+        angles = angles.repeat_interleave(2, dim=-1)  # [..., seq, dim]
+    gain = scaling.attention_factor if scaling is not None else 1.0
+    cos, sin = (angles.cos() * gain).to(x.dtype), (angles.sin() * gain).to(x.dtype)
+    return x * cos + _rotate(x, layout) * sin
+
+
+def alibi_slopes(n_heads: int) -> torch.Tensor:
+    """ALiBi's per-head slopes, shape [n_heads].
+
+    For n a power of two: the geometric sequence 2^(-8/n), 2^(-16/n), ..., 2^(-8). Otherwise
+    (Press et al., 2021, and their reference code): the slopes of the nearest smaller power of
+    two m, followed by every other slope of 2m (the odd-numbered ones) until there are n.
+    """
+    if not isinstance(n_heads, int) or n_heads <= 0:
+        raise ValueError(f"n_heads must be a positive integer, got {n_heads!r}")
+
+    def powers_of_two(n: int) -> list[float]:
+        start = 2.0 ** (-8.0 / n)
+        return [start ** (h + 1) for h in range(n)]
+
+    m = 2 ** math.floor(math.log2(n_heads))
+    slopes = powers_of_two(m) + powers_of_two(2 * m)[0::2][: n_heads - m]
+    return torch.tensor(slopes, dtype=torch.float32)
+
+
+def alibi_bias(n_heads: int, seq_len: int, causal: bool = True) -> torch.Tensor:
+    """ALiBi's additive attention bias, shape [n_heads, seq_len, seq_len].
+
+    ``bias[h, i, j] = -slope_h * |i - j|``. With ``causal=True`` the future (j > i) is set to
+    ``-inf``, so the tensor is also the causal mask. (Many implementations, BLOOM's among them,
+    add ``slope_h * j`` instead; softmax over each row ignores a per-row constant, so the
+    attention weights are the same.)
+    """
+    if seq_len < 0:
+        raise ValueError(f"seq_len must be >= 0, got {seq_len}")
+    index = torch.arange(seq_len)
+    distance = (index[:, None] - index[None, :]).abs().float()  # [seq, seq]
+    bias = -alibi_slopes(n_heads)[:, None, None] * distance  # [heads, seq, seq]
+    if causal:
+        future = index[None, :] > index[:, None]  # [seq, seq]
+        bias = bias.masked_fill(future, float("-inf"))
+    return bias
+
+
+def wavelengths(dim: int, base: float = 10000.0, scaling: RopeScaling | None = None) -> torch.Tensor:
+    """Tokens per full turn of each RoPE pair, 2 pi / theta_i, shape [dim/2]."""
+    return 2 * math.pi / rope_frequencies(dim, base, scaling).double()
