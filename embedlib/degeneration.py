@@ -1,0 +1,149 @@
+"""Representation degeneration: how a tied embedding matrix collapses into a cone, rare rows first.
+
+With tied weights the output layer scores every token as :math:`h \\cdot e_w` using the same
+row :math:`e_w` that the input lookup reads. The gradient of the cross-entropy loss on a
+row is
+
+.. math:: \\frac{\\partial L}{\\partial e_w} = (p_w - [w = y])\\, h,
+
+so every step pushes each row that is *not* the target along :math:`-h`, scaled by its
+probability. A token that is rarely the target (and rarely an input) gets almost nothing
+but these pushes; since the hidden states share a common direction, all rare rows drift the
+same way and end up nearly parallel. Gao et al. (2019, arXiv:1907.12009) describe and
+analyse this "representation degeneration problem".
+
+The model here has no attention on purpose: a fixed window of previous tokens, looked up,
+concatenated and passed through a small MLP (a Bengio-style neural LM), with the output
+layer tied to the input table or not. It trains in seconds on one CPU thread.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .diagnostics import mean_cosine
+from .data import read_lines
+from .rare_tokens import CountBin
+
+
+@dataclass(frozen=True)
+class TokenCorpus:
+    """A corpus as a flat tensor of compact token ids, with the counts and names behind them."""
+
+    ids: torch.Tensor  # [N] int64, values in [0, vocab_size)
+    counts: torch.Tensor  # [vocab_size] int64: occurrences of each compact id in ``ids``
+    tokens: list[str]  # compact id -> token string
+    documents: list[str]  # the source lines
+    offsets: torch.Tensor  # [documents + 1]: document i is ids[offsets[i]:offsets[i + 1]]
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.tokens)
+
+    def select(self, word: str) -> torch.Tensor:
+        """The ids of the documents that mention ``word`` (case-insensitive), concatenated: a narrow domain."""
+        chosen = [i for i, text in enumerate(self.documents) if word.lower() in text.lower()]
+        if not chosen:
+            raise ValueError(f"no document mentions {word!r}; pick a word that occurs in the corpus")
+        return torch.cat([self.ids[self.offsets[i]:self.offsets[i + 1]] for i in chosen])
+
+
+def wordpiece_corpus(name: str = "lee_background.cor", tokenizer=None) -> TokenCorpus:
+    """Tokenise a bundled gensim corpus with MiniLM's WordPiece tokenizer (lower-cases).
+
+    Only the token types that occur are kept, renumbered 0..V-1 by decreasing count.
+    """
+    if tokenizer is None:
+        from .models import load_tokenizer
+
+        tokenizer = load_tokenizer()
+    lines = read_lines(name)
+    encoded = tokenizer(lines, add_special_tokens=False, verbose=False)["input_ids"]
+    pieces = [tokenizer.convert_ids_to_tokens(line) for line in encoded]
+    counter = Counter(piece for line in pieces for piece in line)
+    tokens = [token for token, _ in sorted(counter.items(), key=lambda item: (-item[1], item[0]))]
+    index = {token: i for i, token in enumerate(tokens)}
+    ids = torch.tensor([index[piece] for line in pieces for piece in line], dtype=torch.int64)
+    counts = torch.tensor([counter[token] for token in tokens], dtype=torch.int64)
+    offsets = torch.tensor([0] + [len(line) for line in pieces]).cumsum(0)
+    return TokenCorpus(ids=ids, counts=counts, tokens=tokens, documents=lines, offsets=offsets)
+
+
+class WindowLM(nn.Module):
+    """Predict token t from tokens t-window..t-1: lookup -> concat -> MLP -> logits.
+
+    ``tied=True`` scores the vocabulary with the input table itself (logits = h E^T + b);
+    otherwise with a separate output matrix of the same shape.
+    """
+
+    def __init__(self, vocab_size: int, dim: int = 64, window: int = 4, hidden: int = 256, tied: bool = True,
+                 init_std: float = 0.02):
+        super().__init__()
+        if vocab_size < 2 or dim < 1 or window < 1 or hidden < 1:
+            raise ValueError(f"need vocab_size >= 2 and positive dim/window/hidden, got "
+                             f"{vocab_size}, {dim}, {window}, {hidden}")
+        self.window = window
+        self.wte = nn.Embedding(vocab_size, dim)
+        self.mlp = nn.Sequential(nn.Linear(window * dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+        self.out = None if tied else nn.Linear(dim, vocab_size, bias=False)
+        self.bias = nn.Parameter(torch.zeros(vocab_size))
+        for weight in (self.wte.weight, *(() if self.out is None else (self.out.weight,))):
+            nn.init.normal_(weight, std=init_std)  # GPT-2's 0.02, not nn.Embedding's N(0, 1)
+
+    @property
+    def tied(self) -> bool:
+        return self.out is None
+
+    def forward(self, context: torch.Tensor) -> torch.Tensor:
+        """context [B, window] ids -> logits [B, V]."""
+        x = self.wte(context)  # (B, window, dim)
+        h = self.mlp(x.flatten(1))  # (B, dim)
+        weight = self.wte.weight if self.out is None else self.out.weight  # (V, dim)
+        return h @ weight.T + self.bias  # (B, V)
+
+
+def train_window_lm(
+    model: WindowLM,
+    ids: torch.Tensor,
+    steps: int,
+    batch_size: int = 128,
+    lr: float = 3e-3,
+    seed: int = 0,
+) -> list[float]:
+    """Train ``model`` for a fixed number of Adam steps on random windows of ``ids``; returns the losses."""
+    if ids.ndim != 1 or ids.numel() <= model.window:
+        raise ValueError(f"ids must be a 1-D token stream longer than the window ({model.window}), "
+                         f"got shape {tuple(ids.shape)}")
+    if steps < 0:
+        raise ValueError(f"steps={steps} must be >= 0")
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    offsets = torch.arange(model.window + 1)  # [window + 1]
+    losses = []
+    for _ in range(steps):
+        starts = torch.randint(0, ids.numel() - model.window, (batch_size,), generator=generator)
+        chunk = ids[starts[:, None] + offsets]  # (B, window + 1)
+        logits = model(chunk[:, :-1])  # (B, V)
+        loss = nn.functional.cross_entropy(logits, chunk[:, -1])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def mean_cosine_by_count(table: torch.Tensor, counts: torch.Tensor, edges: list[int]) -> list[CountBin]:
+    """Mean pairwise cosine among the rows whose count falls in [edges[i], edges[i+1]) (last bin open)."""
+    if table.shape[0] != counts.shape[0]:
+        raise ValueError(f"table has {table.shape[0]} rows but counts has {counts.shape[0]} entries")
+    bins = []
+    for i, low in enumerate(edges):
+        high = edges[i + 1] if i + 1 < len(edges) else None
+        inside = (counts >= low) & (counts < high if high is not None else True)
+        if int(inside.sum()) >= 2:
+            bins.append(CountBin(low, high, int(inside.sum()), mean_cosine(table[inside])))
+    return bins
