@@ -1,41 +1,169 @@
-"""The website builds from the stored notebooks with warnings as errors and nitpicky references."""
+"""The built website, checked from its files: every page, link, image, and the offline assets.
+
+The site is built once per session (the ``built_site`` fixture in conftest.py) with warnings as
+errors and nitpicky references. tests/test_site_browser.py then checks it in Chromium.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import html.parser
+import json
+import posixpath
+import re
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
 from conftest import ROOT
+from site_pages import NOTEBOOK_PAGES, PAGES
+
+pytestmark = pytest.mark.site
 
 
-@pytest.fixture(scope="session")
-def built_site(tmp_path_factory) -> Path:
-    output = tmp_path_factory.mktemp("site")
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    result = subprocess.run(
-        [str(jupyter_book), "build", str(ROOT), "--path-output", str(output), "-W", "-n", "--keep-going"],
-        capture_output=True, text=True, cwd=ROOT,
-    )
-    assert result.returncode == 0, f"the book did not build cleanly:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    return output / "_build" / "html"
+class _Links(html.parser.HTMLParser):
+    """Collects ids and the targets of href/src attributes of one HTML page."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.targets: list[tuple[str, str]] = []  # (tag, url)
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        self.tags.append((tag, attributes))
+        if attributes.get("id"):
+            self.ids.add(attributes["id"])
+        for name in ("href", "src"):
+            if attributes.get(name) is not None and tag in {"a", "img", "link", "script", "source", "iframe"}:
+                self.targets.append((tag, attributes[name]))
 
 
-@pytest.mark.site
-def test_book_builds_without_warnings(built_site):
+def _parse(page: Path) -> _Links:
+    parser = _Links()
+    parser.feed(page.read_text())
+    return parser
+
+
+@pytest.fixture(scope="module")
+def parsed(built_site) -> dict[str, _Links]:
+    """Every HTML page of the site (MathJax's own files excluded), parsed, by path relative to the site."""
+    return {
+        p.relative_to(built_site).as_posix(): _parse(p)
+        for p in built_site.rglob("*.html") if "_static" not in p.relative_to(built_site).parts
+    }
+
+
+def test_every_toc_page_is_built(built_site):
     assert (built_site / "index.html").is_file()
-    assert (built_site / "chapters" / "00_getting_started.html").is_file()
+    for page in PAGES:
+        assert (built_site / page.html).is_file(), f"{page.docname} is in _toc.yml but was not built"
 
 
-@pytest.mark.site
+def test_internal_links_and_images_resolve(built_site, parsed):
+    broken = []
+    for path, links in parsed.items():
+        for tag, url in links.targets:
+            parts = urlsplit(url)
+            if parts.scheme or url.startswith("//") or not (parts.path or parts.fragment):
+                continue  # external (checked elsewhere: no page loads anything external), or "#"
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(path), unquote(parts.path))) if parts.path else path
+            if not (built_site / target).is_file():
+                broken.append(f"{path}: <{tag}> {url} (no file {target})")
+            elif parts.fragment and target.endswith(".html") and target in parsed and unquote(parts.fragment) not in parsed[target].ids:
+                broken.append(f"{path}: <{tag}> {url} (no id {parts.fragment!r} in {target})")
+    assert not broken, "broken internal links or images:\n" + "\n".join(broken)
+
+
+def test_no_page_loads_a_script_or_stylesheet_from_the_network(parsed):
+    external = [
+        f"{path}: <{tag}> {url}" for path, links in parsed.items() for tag, url in links.targets
+        if tag in {"script", "img", "source", "iframe"} or (tag == "link" and url.endswith((".css", ".js", ".svg", ".png", ".ico")))
+        if urlsplit(url).scheme in {"http", "https"} or url.startswith("//")
+    ]
+    assert not external, "pages fetch assets from the network (the site must work offline):\n" + "\n".join(external)
+
+
+def test_mathjax_is_served_from_the_site(built_site, parsed):
+    assert (built_site / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
+    assert (built_site / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+    pages_with_math = [p for p, links in parsed.items() if any("mathjax/tex-mml-chtml.js" in url for _, url in links.targets)]
+    assert "glossary.html" in pages_with_math, "the glossary uses math, so it must load the local MathJax"
+
+
+def test_search_index_lists_every_page(built_site):
+    index = (built_site / "searchindex.js").read_text()
+    data = json.loads(re.fullmatch(r"Search\.setIndex\((.*)\)\s*", index, flags=re.DOTALL).group(1))
+    assert set(data["docnames"]) >= {page.docname for page in PAGES}
+    assert "embed" in data["terms"], "the index should know the course's main word (stemmed)"
+    assert (built_site / "search.html").is_file()
+
+
+def test_favicon_is_the_course_logo(built_site, parsed):
+    icons = [a.get("href") for tag, a in parsed["intro.html"].tags if tag == "link" and a.get("rel") == "icon"]
+    assert icons == ["_static/logo.svg"]
+    assert (built_site / "_static" / "logo.svg").read_bytes() == (ROOT / "images" / "logo.svg").read_bytes()
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES, ids=lambda p: p.docname)
+def test_notebook_pages_have_colab_and_download_buttons(built_site, parsed, page):
+    links = parsed[page.html]
+    hrefs = [a.get("href", "") for tag, a in links.tags if tag == "a"]
+    colab = [h for h in hrefs if "colab.research.google.com" in h]
+    assert colab == [page.colab_url()], f"{page.docname}: Colab links {colab}, expected {page.colab_url()}"
+    downloads = [a["href"] for tag, a in links.tags if tag == "a" and "btn-download-source-button" in a.get("class", "")]
+    assert len(downloads) == 1, f"{page.docname}: expected one 'download .ipynb' button, found {downloads}"
+    target = built_site / posixpath.normpath(posixpath.join(posixpath.dirname(page.html), downloads[0]))
+    assert target.suffix == ".ipynb", f"{page.docname}: the download button serves {downloads[0]}"
+    assert target.read_bytes() == page.source.read_bytes(), f"{page.docname}: the download differs from {page.source.name}"
+
+
 def test_glued_numbers_are_rendered(built_site):
     page = (built_site / "chapters" / "00_getting_started.html").read_text()
     assert '<span class="pasted-text">30,522</span>' in page
 
 
-@pytest.mark.site
-def test_notebook_pages_have_a_colab_button(built_site):
-    page = (built_site / "chapters" / "00_getting_started.html").read_text()
-    assert "colab.research.google.com/github/token-embeddings-course/token-embeddings/blob/main/chapters/00_getting_started.ipynb" in page
+# The primary sources the course rests on (by arXiv id); each must be in references.bib once.
+PRIMARY_SOURCES = {
+    "1301.3781", "1706.03762", "1810.04805", "2104.09864", "2108.12409", "2205.13147", "2403.05440",
+    "2401.12143", "1710.04087", "2309.00071", "2306.15595", "2005.14165", "2407.21783", "1909.00512",
+    "2104.08821", "1908.10084", "2002.10957",
+}
+
+
+def test_references_are_complete_and_unique():
+    from pybtex.database import parse_file
+
+    entries = parse_file(str(ROOT / "references.bib")).entries  # raises on a repeated key
+    arxiv = {}
+    for key, entry in entries.items():
+        missing = [f for f in ("title", "year") if f not in entry.fields] + ([] if entry.persons.get("author") else ["author"])
+        assert not missing, f"references.bib: {key} lacks {missing}"
+        text = " ".join(entry.fields.values())
+        for arxiv_id in re.findall(r"arXiv:(\d{4}\.\d{4,5})", text):
+            assert arxiv_id not in arxiv, f"arXiv:{arxiv_id} is in references.bib twice: {arxiv[arxiv_id]} and {key}"
+            arxiv[arxiv_id] = key
+    assert not PRIMARY_SOURCES - set(arxiv), f"primary sources missing from references.bib: {PRIMARY_SOURCES - set(arxiv)}"
+    assert any(e.fields.get("title", "").startswith("Hubs in Space") for e in entries.values())
+    assert any("Language Models are Unsupervised Multitask Learners" in e.fields.get("title", "") for e in entries.values())
+
+
+def test_landing_page_maps_every_chapter_with_a_time():
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| \{doc\}`([^`]+)` \|.*\| (\d+ min) \|$", (ROOT / "intro.md").read_text(), re.MULTILINE)}
+    chapters = [page.docname for page in PAGES if page.docname.startswith("chapters/")]
+    missing = [name for name in chapters if name not in rows]
+    assert not missing, f"intro.md's chapter map lacks a row (with a time) for {missing}"
+
+
+GLOSSARY_TERMS = [
+    "embedding table", "embedding dimension", "token id", "one-hot vector", "weight tying", "static embedding",
+    "contextual embedding", "positional encoding", "RoPE", "ALiBi", "anisotropy", "whitening", "hubness", "CSLS",
+    "Matryoshka representation learning", "KV cache", "grouped-query attention", "WordPiece",
+]
+
+
+def test_glossary_defines_the_course_terms(parsed):
+    ids = parsed["glossary.html"].ids
+    missing = [term for term in GLOSSARY_TERMS if "term-" + term.replace(" ", "-") not in ids]
+    assert not missing, f"glossary.md lacks entries for {missing}"

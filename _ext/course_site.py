@@ -1,0 +1,103 @@
+"""Local Sphinx extension for the course's website: offline MathJax, tidy page chrome.
+
+1. Serve MathJax 3 from the built site itself, so pages typeset math with no network.
+
+Where MathJax comes from: the pinned PyPI package ``django-static-mathjax`` (listed in
+``requirements.txt``, so ``make site`` installs it with everything else) vendors the MathJax
+3.2.2 distribution under ``mathjax/static/mathjax/es5/``. This extension copies that ``es5``
+folder into the output as ``_static/mathjax/`` after the HTML build, and ``_config.yml`` sets
+``mathjax_path: mathjax/tex-mml-chtml.js``, which Sphinx resolves relative to ``_static/``.
+MathJax then loads its fonts and lazily loaded extensions relative to that file, from the
+same site.
+
+Why not a ``_static/`` folder in the repository: Jupyter Book adds every ``.js`` file found
+there to every page, which would load all of MathJax's components everywhere. Copying from the
+installed package also keeps 24 MB of third-party files out of the repository.
+
+2. Drop duplicated inline scripts from each page. In this stack (Jupyter Book 1.0.4,
+sphinx-thebe 0.3.1) sphinx-thebe's inline configuration script (``const THEBE_JS_URL = ...``)
+ends up twice in every page's head, and the second copy throws "Identifier 'THEBE_JS_URL' has
+already been declared" in the browser. The website test fails on any JavaScript error, so the
+duplicate is removed here rather than tolerated there.
+
+3. No second search bar. With sphinx-book-theme 1.3 / pydata-sphinx-theme 0.17 the pages get a
+full-width top bar holding only a search field, a duplicate of the one in the sidebar (the
+article header keeps a search icon on narrow screens). Emptying pydata's ``navbar_persistent``
+removes that bar. This is set here rather than under ``sphinx.config`` in ``_config.yml``,
+where an ``html_theme_options`` key would replace Jupyter Book's theme options (launch and
+repository buttons) instead of adding to them.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import shutil
+from pathlib import Path
+
+from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
+
+PACKAGE = "django-static-mathjax"
+TARGET = "mathjax"  # folder under the output's _static/
+STAMP = ".copied-from"  # records which MathJax copy the output holds
+
+
+def mathjax_es5_dir() -> Path:
+    """The ``es5`` folder of the installed MathJax distribution (raise if it is missing)."""
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        raise ExtensionError(
+            f"MathJax is not installed: the package {PACKAGE} is missing from this environment. "
+            "Fix: `pip install -r requirements.txt` (make site does it for you)."
+        )
+    es5 = Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax" / "es5"
+    if not (es5 / "tex-mml-chtml.js").is_file():
+        raise ExtensionError(
+            f"{es5} does not hold MathJax's tex-mml-chtml.js; reinstall {PACKAGE} from requirements.txt."
+        )
+    return es5
+
+
+def _configure(app: Sphinx, config) -> None:
+    config.html_theme_options = {**config.html_theme_options, "navbar_persistent": []}
+    expected = f"{TARGET}/tex-mml-chtml.js"
+    if config.mathjax_path != expected:
+        raise ExtensionError(
+            f"mathjax_path is {config.mathjax_path!r}; set it to {expected!r} under sphinx.config in "
+            "_config.yml so that pages load the local MathJax copy instead of a CDN."
+        )
+    mathjax_es5_dir()  # fail early, before reading any page
+
+
+def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    source = mathjax_es5_dir()
+    target = Path(app.outdir) / "_static" / TARGET
+    stamp, origin = target / STAMP, f"{PACKAGE} {importlib.metadata.version(PACKAGE)}"
+    if stamp.is_file() and stamp.read_text() == origin:
+        return  # an incremental rebuild: the copy is already there
+    if target.exists():
+        shutil.rmtree(target)
+    # node-main.js is for Node, latest.js would fetch MathJax from a CDN: neither is needed here.
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("node-main.js", "latest.js"))
+    stamp.write_text(origin)
+
+
+def _drop_duplicate_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        # The same inline script is registered once with filename None and once with "".
+        key = (str(getattr(script, "filename", script) or ""), tuple(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"] = unique
+
+
+def setup(app: Sphinx) -> dict:
+    app.connect("config-inited", _configure)
+    app.connect("html-page-context", _drop_duplicate_scripts)
+    app.connect("build-finished", _copy_mathjax)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

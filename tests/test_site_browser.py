@@ -1,0 +1,176 @@
+"""The website as a reader sees it: every page loaded in headless Chromium, with no network.
+
+The built site is served on 127.0.0.1 and every page of _toc.yml is opened once in Debian's
+``chromium``, driven over the DevTools protocol (tests/chromium.py). Any host other than the
+local server fails to resolve, so the math is typeset by the site's own MathJax copy or not at
+all. Screenshots of two pages are kept in test-artifacts/ (not committed).
+
+Without Chromium the tests are skipped locally (``apt-get install chromium`` enables them);
+in CI (the ``CI`` environment variable set) a missing Chromium is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from chromium import Chromium, PageLog, SiteServer, chromium_executable
+from conftest import ROOT
+from site_pages import NOTEBOOK_PAGES, PAGES
+
+pytestmark = pytest.mark.site
+ARTIFACTS = ROOT / "test-artifacts"
+
+# Runs in the page after its load event: waits for MathJax where the page has math, then
+# reports what a reader would see. Solutions are expanded by clicking their toggle button.
+PAGE_FACTS = r"""
+(async () => {
+  const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
+  const shown = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+  const mathSpans = [...document.querySelectorAll(".math")];
+  if (mathSpans.length) {
+    for (let i = 0; i < 400 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++) await sleep(25);
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  }
+  const solutions = [];
+  for (const solution of document.querySelectorAll("div.solution")) {
+    const button = solution.querySelector(".toggle-button");
+    const body = [...solution.children].filter(child => !child.classList.contains("admonition-title"));
+    const before = body.some(shown);
+    if (button) { button.click(); await sleep(50); }
+    solutions.push({id: solution.id, dropdown: solution.classList.contains("dropdown"), button: !!button,
+                    hiddenAtFirst: !before, shownAfterClick: body.some(shown)});
+  }
+  const h1 = document.querySelector("article h1, main h1, h1");
+  return {
+    title: document.title,
+    h1: h1 ? h1.textContent.replace(/[#¶]/g, "").trim() : "",
+    math: mathSpans.length,
+    mathRendered: document.querySelectorAll("mjx-container").length,
+    mathUntypeset: mathSpans.filter(el => !el.querySelector("mjx-container")).map(el => el.textContent.slice(0, 60)),
+    mathErrors: document.querySelectorAll("mjx-merror").length,
+    brokenImages: [...document.images].filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.getAttribute("src")),
+    figures: [...document.querySelectorAll("article.bd-article img")].filter(img => img.naturalWidth > 0).length,
+    exercises: [...document.querySelectorAll("div.exercise")].map(e => e.querySelector(".admonition-title")?.textContent.trim() || ""),
+    solutions: solutions,
+    colab: [...document.querySelectorAll("a[href*='colab.research.google.com']")].map(a => a.href),
+    downloads: [...document.querySelectorAll("a.btn-download-source-button")].map(a => a.href),
+  };
+})()
+"""
+
+SEARCH_RESULTS = r"""
+(async () => {
+  // Sphinx's search writes its final status ("Search finished, found ..." or "... did not
+  // match ...") once every result is listed.
+  for (let i = 0; i < 400; i++) {
+    const status = document.querySelector("#search-results .search-summary")?.textContent || "";
+    if (status.includes("finished") || status.includes("did not match")) break;
+    await new Promise(resolve => setTimeout(resolve, 25));
+  }
+  return [...document.querySelectorAll("#search-results ul.search li a")].map(a => a.getAttribute("href"));
+})()
+"""
+
+
+@pytest.fixture(scope="module")
+def browser(built_site, tmp_path_factory):
+    executable = chromium_executable()
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed, and CI must run the browser checks (.ci/run installs it)")
+        pytest.skip("headless Chromium is not installed (apt-get install chromium); the browser checks need it")
+    with SiteServer(built_site) as server, Chromium(executable, tmp_path_factory.mktemp("chromium-profile")) as chromium:
+        yield server.url, chromium
+
+
+@pytest.fixture(scope="module")
+def rendered(browser) -> dict[str, tuple[dict, PageLog]]:
+    """Every page of _toc.yml, opened once: what the page showed, and what it requested."""
+    url, chromium = browser
+    results = {}
+    for page in PAGES:
+        log = chromium.open(url + page.html)
+        results[page.docname] = (chromium.evaluate(PAGE_FACTS), log)
+    return results
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.docname)
+def test_page_loads_with_its_title_and_no_errors(rendered, browser, page):
+    facts, log = rendered[page.docname]
+    url, _ = browser
+    assert not log.failures, f"{page.html}: failed loads {log.failures}"
+    offsite = [u for u in log.requests if not u.startswith((url, "data:", "blob:", "about:"))]
+    assert not offsite, f"{page.html} tried to load from the network: {offsite}"
+    assert not log.exceptions, f"{page.html}: JavaScript errors {log.exceptions}"
+    assert facts["h1"] == page.title(), f"{page.html} shows heading {facts['h1']!r}, its source says {page.title()!r}"
+    assert facts["title"].startswith(page.title()), f"{page.html}: browser title {facts['title']!r}"
+    assert not facts["brokenImages"], f"{page.html}: images that did not load {facts['brokenImages']}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.docname)
+def test_math_is_typeset_offline(rendered, page):
+    facts, _ = rendered[page.docname]
+    assert not facts["mathUntypeset"], f"{page.html}: math left as TeX (MathJax did not run): {facts['mathUntypeset'][:3]}"
+    assert facts["mathRendered"] >= facts["math"], f"{page.html}: {facts['math']} formulas, {facts['mathRendered']} typeset"
+    assert facts["mathErrors"] == 0, f"{page.html}: MathJax reported {facts['mathErrors']} TeX errors"
+
+
+def test_some_page_has_math_so_the_math_check_means_something(rendered):
+    assert rendered["glossary"][0]["mathRendered"] > 0
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.docname)
+def test_figures_are_shown(rendered, page):
+    facts, _ = rendered[page.docname]
+    assert facts["figures"] >= page.image_outputs(), (
+        f"{page.html} shows {facts['figures']} figures, the notebook stores {page.image_outputs()} to show"
+    )
+    if page.is_chapter:
+        assert facts["figures"] >= 1, f"{page.html} is a chapter page without a single figure"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.docname)
+def test_exercises_render_with_hidden_solutions(rendered, page):
+    facts, _ = rendered[page.docname]
+    assert len(facts["exercises"]) == page.count("exercise-start") + page.count("exercise"), f"{page.html}: {facts['exercises']}"
+    assert all(title.startswith("Exercise") for title in facts["exercises"]), facts["exercises"]
+    assert len(facts["solutions"]) == page.count("solution-start") + page.count("solution")
+    for solution in facts["solutions"]:
+        assert solution["dropdown"] and solution["button"], f"{page.html}: solution {solution['id']} is not a dropdown"
+        assert solution["hiddenAtFirst"], f"{page.html}: solution {solution['id']} is visible before a click"
+        assert solution["shownAfterClick"], f"{page.html}: solution {solution['id']} does not open on click"
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES, ids=lambda p: p.docname)
+def test_notebook_page_links_to_colab_and_offers_the_download(rendered, browser, page):
+    facts, _ = rendered[page.docname]
+    url, _ = browser
+    assert facts["colab"] == [page.colab_url()], f"{page.html}: Colab links {facts['colab']}"
+    assert facts["downloads"] == [f"{url}_sources/{page.docname}.ipynb"], f"{page.html}: {facts['downloads']}"
+
+
+def test_search_finds_pages(browser):
+    url, chromium = browser
+    log = chromium.open(url + "search.html?q=embedding")
+    hits = chromium.evaluate(SEARCH_RESULTS)
+    assert hits, "the search page returned no results for 'embedding'"
+    assert any(hit.split("?")[0].split("#")[0] == "intro.html" for hit in hits), hits
+    assert not log.exceptions and not log.failures, (log.exceptions, log.failures)
+
+
+def test_screenshots_are_kept(browser, rendered):
+    """The landing page and the first chapter with figures, as PNGs in test-artifacts/."""
+    url, chromium = browser
+    with_figures = [p for p in PAGES if p.is_chapter and rendered[p.docname][0]["figures"]] or NOTEBOOK_PAGES
+    ARTIFACTS.mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+    for page in [PAGES[0], with_figures[0]]:
+        shot = ARTIFACTS / f"{page.docname.replace('/', '__')}.png"
+        chromium.open(url + page.html)
+        chromium.evaluate(f'(async () => {{ await {PAGE_FACTS.strip()}; '
+                          'document.querySelector(".cell_output img")?.scrollIntoView({block: "center"}); })()')
+        chromium.screenshot(shot)
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000, shot
