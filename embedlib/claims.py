@@ -18,6 +18,7 @@ LEDGER = Path(__file__).with_name("claims.yml")
 VERDICTS = ("confirmed", "nuanced", "corrected")
 PENDING = "pending"
 TAG_PATTERN = re.compile(r"^claim-(C\d\d)$")
+TARGET_PATTERN = re.compile(r"^\(([\w-]+)\)=\s*$", re.M)
 
 
 @dataclass(frozen=True)
@@ -82,20 +83,76 @@ def undemonstrated(claims: list[Claim], notebooks: list[Path]) -> list[str]:
     return [claim.id for claim in claims if claim.id not in where]
 
 
-def verdict_table(claims: list[Claim]) -> str:
-    """The ledger as a MyST Markdown table: id, claim, verdict, finding, where, sources."""
-    rows = [
-        "| Id | The claim | Verdict | What the course found | Where | Sources |",
-        "|---|---|---|---|---|---|",
+def label_targets(notebooks: list[Path]) -> dict[str, list[str]]:
+    """Map each MyST target ``(label)=`` at the start of a markdown line to the notebooks defining it."""
+    where: dict[str, list[str]] = {}
+    for notebook in sorted(notebooks):
+        for cell in json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "markdown":
+                for label in TARGET_PATTERN.findall("".join(cell["source"])):
+                    where.setdefault(label, []).append(Path(notebook).stem)
+    return where
+
+
+def toc_chapters(toc: Path) -> set[str]:
+    """Stems of the ``chapters/...`` files listed in a Jupyter Book ``_toc.yml`` (empty if absent)."""
+    if not Path(toc).is_file():
+        return set()
+    return set(re.findall(r"file:\s*chapters/([\w-]+)", Path(toc).read_text(encoding="utf-8")))
+
+
+def verdict_counts(claims: list[Claim]) -> dict[str, int]:
+    """How many claims have each verdict, in the order confirmed, nuanced, corrected, pending."""
+    return {verdict: sum(c.verdict == verdict for c in claims) for verdict in VERDICTS + (PENDING,)}
+
+
+def _sources(claim: Claim) -> str:
+    return ", ".join(
+        f"[{s}](https://arxiv.org/abs/{s[6:]})" if s.startswith("arXiv:") else f"{{cite:p}}`{s}`"
+        for s in claim.sources
+    ) or "—"
+
+
+def _row(claim: Claim, linkable: set[str] | None) -> str:
+    if claim.label and (linkable is None or claim.label in linkable):
+        where = f"{{ref}}`{claim.label}`"
+    else:
+        where = "not yet demonstrated"
+    finding = (claim.finding or "—").replace("|", "\\|").replace("\n", " ")
+    return f"| {claim.id} | {claim.statement} | **{claim.verdict}** | {finding} | {where} | {_sources(claim)} |"
+
+
+_HEADER = (
+    "| Id | The claim | Verdict | What the course found | Where | Sources |",
+    "|---|---|---|---|---|---|",
+)
+
+
+def verdict_table(claims: list[Claim], linkable: set[str] | None = None) -> str:
+    """The ledger as one MyST Markdown table: id, claim, verdict, finding, where, sources.
+
+    ``linkable``: the labels that exist in the built book; a claim whose label is not among
+    them gets no link (None: link every label).
+    """
+    return "\n".join(_HEADER + tuple(_row(claim, linkable) for claim in claims))
+
+
+def verdict_page(claims: list[Claim], chapters: set[str], linkable: set[str]) -> str:
+    """The appendix: counts by verdict, then one table per chapter, in chapter order.
+
+    ``chapters``: the chapter stems in the book (their headings link with ``{doc}``);
+    ``linkable``: the labels defined in those chapters (see :func:`verdict_table`).
+    """
+    counts = verdict_counts(claims)
+    parts = [
+        "| Verdict | Claims |",
+        "|---|---|",
+        *(f"| {verdict} | {count} |" for verdict, count in counts.items()),
+        f"| **all** | **{len(claims)}** |",
     ]
-    for claim in claims:
-        where = f"{{ref}}`{claim.label}`" if claim.label else "not yet demonstrated"
-        sources = ", ".join(
-            f"{{cite:p}}`{s}`" if not s.startswith("arXiv:") else f"[{s}](https://arxiv.org/abs/{s[6:]})"
-            for s in claim.sources
-        )
-        verdict = claim.verdict if claim.verdict != PENDING else "pending"
-        rows.append(
-            f"| {claim.id} | {claim.statement} | **{verdict}** | {claim.finding or '—'} | {where} | {sources or '—'} |"
-        )
-    return "\n".join(rows)
+    for chapter in sorted({c.chapter for c in claims}):
+        group = [c for c in claims if c.chapter == chapter]
+        title = f"{{doc}}`{chapter}`" if chapter in chapters else f"`{chapter}` (not in the book yet)"
+        judged = sum(c.verdict != PENDING for c in group)
+        parts += ["", f"**Chapter {title}**: {judged} of {len(group)} claims judged.", "", verdict_table(group, linkable)]
+    return "\n".join(parts)

@@ -8,11 +8,26 @@ import re
 import pytest
 
 from conftest import ROOT, chapter_notebooks
-from embedlib.claims import PENDING, demonstrated_claims, load_claims, undemonstrated
+from embedlib.claims import (
+    PENDING,
+    VERDICTS,
+    demonstrated_claims,
+    label_targets,
+    load_claims,
+    toc_chapters,
+    undemonstrated,
+    verdict_counts,
+    verdict_page,
+    verdict_table,
+)
 
 SEED_IDS = [f"C{n:02d}" for n in range(1, 37)]  # the ids of the project's claims ledger
 CLAIMS = load_claims()
 WHERE = demonstrated_claims(chapter_notebooks())
+TOC_CHAPTERS = toc_chapters(ROOT / "_toc.yml")
+TARGETS = label_targets(chapter_notebooks())
+LINKABLE = {label for label, stems in TARGETS.items() if set(stems) & TOC_CHAPTERS}
+JUDGED = [c for c in CLAIMS if c.verdict != PENDING]
 
 
 def test_ledger_has_exactly_the_seed_ids_in_order():
@@ -85,3 +100,74 @@ def test_bad_ledger_is_rejected(tmp_path):
     ledger.write_text("- {id: C01, chapter: 01_lookup, statement: x, verdict: confirmed}\n")
     with pytest.raises(ValueError, match="no finding or label"):
         load_claims(ledger)
+
+
+# The appendix page (chapters/99_claims.ipynb) and the links it makes.
+
+
+def _rows(page: str) -> dict[str, list[str]]:
+    rows: dict[str, list[str]] = {}
+    for line in page.splitlines():
+        match = re.match(r"\| (C\d\d) \|", line)
+        if match:
+            rows.setdefault(match.group(1), []).append(line)
+    return rows
+
+
+def test_appendix_has_one_row_per_claim_with_its_verdict():
+    rows = _rows(verdict_page(CLAIMS, TOC_CHAPTERS, LINKABLE))
+    assert sorted(rows) == SEED_IDS
+    for claim in CLAIMS:
+        (row,) = rows[claim.id]
+        assert f"| **{claim.verdict}** |" in row, row
+        assert claim.statement in row
+
+
+@pytest.mark.parametrize("claim", JUDGED, ids=lambda c: c.id)
+def test_judged_claim_links_to_a_unique_target_in_a_book_chapter(claim):
+    """A judged claim's row links with {ref} to a label defined once, in a chapter listed in _toc.yml."""
+    assert claim.label in TARGETS, f"{claim.id}: no ({claim.label})= in any chapter"
+    assert len(TARGETS[claim.label]) == 1, f"{claim.id}: ({claim.label})= is defined in {TARGETS[claim.label]}"
+    assert TARGETS[claim.label][0] in TOC_CHAPTERS, f"{claim.id}: {TARGETS[claim.label][0]} is not in _toc.yml"
+    (row,) = _rows(verdict_page(CLAIMS, TOC_CHAPTERS, LINKABLE))[claim.id]
+    assert f"{{ref}}`{claim.label}`" in row
+    assert claim.finding.replace("|", "\\|") in row
+
+
+def test_sources_are_arxiv_ids_or_bibliography_keys():
+    keys = set(re.findall(r"^@\w+\{([^,\s]+),", (ROOT / "references.bib").read_text(), re.M))
+    for claim in CLAIMS:
+        for source in claim.sources:
+            assert re.fullmatch(r"arXiv:\d{4}\.\d{4,5}", source) or source in keys, f"{claim.id}: unknown source {source!r}"
+
+
+def test_verdict_counts_add_up():
+    counts = verdict_counts(CLAIMS)
+    assert list(counts) == [*VERDICTS, PENDING]
+    assert sum(counts.values()) == len(CLAIMS) == 36
+
+
+def test_page_links_nothing_it_cannot_resolve():
+    """Without the book (e.g. on Colab) the page names chapters and labels but links none."""
+    page = verdict_page(CLAIMS, set(), set())
+    assert "{ref}" not in page and "{doc}" not in page
+    assert "not yet demonstrated" in verdict_table(CLAIMS[:1], linkable=set())
+    assert "{ref}`x-y`" in verdict_table([CLAIMS[0].__class__("C01", "01_lookup", "s", "confirmed", "f", "x-y")])
+
+
+def test_stored_appendix_is_the_current_ledger():
+    """The book shows the stored output of 99_claims: it must be what the ledger gives now."""
+    cells = json.loads((ROOT / "chapters" / "99_claims.ipynb").read_text())["cells"]
+    stored = ["".join(o["data"]["text/markdown"]) for c in cells if c["cell_type"] == "code"
+              for o in c.get("outputs", []) if "text/markdown" in o.get("data", {})]
+    assert stored == [verdict_page(CLAIMS, TOC_CHAPTERS, LINKABLE)], (
+        "chapters/99_claims.ipynb is out of date: re-run it (make execute NB=chapters/99_claims.ipynb)"
+    )
+
+
+@pytest.mark.site
+def test_built_appendix_links_every_judged_claim(built_site):
+    page = (built_site / "chapters" / "99_claims.html").read_text()
+    for claim in JUDGED:
+        stem = TARGETS[claim.label][0]
+        assert re.search(rf'href="{re.escape(stem)}\.html#{re.escape(claim.label)}"', page), claim.id
