@@ -23,10 +23,11 @@ site: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Website: file://$(CURDIR)/_build/html/index.html"
 
-## test: unit tests, every notebook under nbval, the website build and its browser checks
+## test: unit tests, every notebook under nbval, the website build and its browser checks.
+## Two workers (one per core); --dist loadfile keeps each notebook's cells in one kernel, in order.
 test: $(STAMP)
 	$(BIN)/python -m pytest tests chapters --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
-		--nbval-current-env --durations=0 --durations-min=1.0 -q -rfE
+		--nbval-current-env -n 2 --dist loadfile --durations=25 --durations-min=1.0 -q -rfE
 
 ## lab: open the notebooks in JupyterLab for local work
 lab: $(STAMP)

@@ -37,8 +37,15 @@ def dataset_path(name: str) -> Path:
 
 
 def read_text(name: str) -> str:
-    """The whole file as text (UTF-8)."""
-    return dataset_path(name).read_text(encoding="utf-8")
+    """The whole file as text: UTF-8, or Latin-1 for a file that is not valid UTF-8.
+
+    ``lee.cor`` holds one Latin-1 byte (a pound sign, 0xA3), so it is read as Latin-1.
+    """
+    raw = dataset_path(name).read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def read_lines(name: str) -> list[str]:

@@ -34,3 +34,8 @@ def test_word_pairs_rejects_a_file_without_pairs():
 
 def test_corpus_lines_are_documents():
     assert len(data.read_lines("lee_background.cor")) == 300
+
+
+def test_a_file_that_is_not_utf8_is_read_as_latin1():
+    text = data.read_text("lee.cor")
+    assert "£" in text and "\ufffd" not in text

@@ -12,7 +12,8 @@ from .core import (
     Verdict,
     checker,
     compare_values,
+    matches,
     run_learner,
 )
 
-__all__ = ["LearnerError", "NotAttempted", "Verdict", "checker", "compare_values", "run_learner"]
+__all__ = ["LearnerError", "NotAttempted", "Verdict", "checker", "compare_values", "matches", "run_learner"]

@@ -101,6 +101,18 @@ def compare_values(got: Any, expected: Any, *, name: str = "the result", atol: f
     )
 
 
+def matches(got: Any, expected: Any, *, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
+    """Whether ``got`` equals ``expected`` in the sense of :func:`compare_values` (no hint).
+
+    Checkers use it to recognise a typical mistake and name it.
+    """
+    try:
+        compare_values(got, expected, atol=atol, rtol=rtol)
+    except LearnerError:
+        return False
+    return True
+
+
 def checker(exercise: str) -> Callable[[Callable[..., str | None]], Callable[..., Verdict]]:
     """Turn a check body into a checker that always returns a :class:`Verdict`.
 

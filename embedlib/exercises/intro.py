@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..similarity import cosine_similarity
-from .core import LearnerError, checker, compare_values, run_learner
+from .core import LearnerError, checker, compare_values, matches, run_learner
 
 _CASES = (
     (torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])),
@@ -15,12 +15,6 @@ _CASES = (
 )
 
 
-def _is_close(got, expected: torch.Tensor) -> bool:
-    try:
-        compare_values(got, expected)
-    except LearnerError:
-        return False
-    return True
 
 
 @checker("cosine similarity")
@@ -31,7 +25,7 @@ def check_cosine(cosine) -> str:
         try:
             compare_values(got, cosine_similarity(a, b), name=name)
         except LearnerError as error:
-            if _is_close(got, a @ b):
+            if matches(got, a @ b):
                 raise LearnerError(f"{error} That is the plain dot product: divide by both lengths.") from error
             raise
     return "Your function agrees with embedlib.similarity.cosine_similarity on all four cases."
