@@ -322,3 +322,21 @@ def train_matryoshka_head(
         loss.backward()
         optimizer.step()
     return weight.detach()
+
+
+def prefix_recall(
+    queries: torch.Tensor, database: torch.Tensor, dim: int, transform: torch.Tensor | None = None, k: int = 10
+) -> float:
+    """recall@k of search on the first ``dim`` coordinates against full-width search.
+
+    Both sets are mapped by ``transform`` [d, d'] first (a rotation such as PCA, or a learned
+    head), then truncated and renormalised; the true neighbours are the exact top-k on the
+    untransformed, full-width vectors.
+    """
+    from .retrieval import recall_at_k, search
+
+    truth = search(queries, database, k).indices  # [q, k]
+    if transform is not None:
+        queries, database = queries @ transform, database @ transform  # [q, d'], [n, d']
+    found = search(truncate(queries, dim), truncate(database, dim), k).indices  # [q, k]
+    return recall_at_k(found, truth)

@@ -218,3 +218,19 @@ def test_standard_model_must_have_one_full_width_head():
     with pytest.raises(ValueError, match=r"dims must be \(64,\)"):
         train_digits_encoder(load_digits_split(), (2, 64), False)
 
+
+
+def test_prefix_recall_is_one_at_full_width_and_matches_a_direct_computation():
+    from embedlib.matryoshka import prefix_recall
+    from embedlib.similarity import normalize_rows
+    from embedlib.retrieval import recall_at_k, search
+
+    generator = torch.Generator().manual_seed(0)
+    queries, database = torch.randn(20, 16, generator=generator), torch.randn(300, 16, generator=generator)
+    queries, database = normalize_rows(queries), normalize_rows(database)
+    assert prefix_recall(queries, database, 16) == 1.0
+    truth = search(queries, database, 5).indices
+    direct = recall_at_k(search(normalize_rows(queries[:, :4]), normalize_rows(database[:, :4]), 5).indices, truth)
+    assert prefix_recall(queries, database, 4, k=5) == direct < 1.0
+    rotation = torch.linalg.qr(torch.randn(16, 16, generator=generator)).Q
+    assert prefix_recall(queries, database, 16, transform=rotation) == 1.0  # rotations keep every cosine
