@@ -11,9 +11,10 @@ from .core import (
     NotAttempted,
     Verdict,
     checker,
+    compare_or_diagnose,
     compare_values,
     matches,
     run_learner,
 )
 
-__all__ = ["LearnerError", "NotAttempted", "Verdict", "checker", "compare_values", "matches", "run_learner"]
+__all__ = ["LearnerError", "NotAttempted", "Verdict", "checker", "compare_or_diagnose", "compare_values", "matches", "run_learner"]

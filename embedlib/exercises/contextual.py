@@ -17,7 +17,7 @@ from ..contextual import (
     static_vector,
     token_vectors,
 )
-from .core import LearnerError, checker, compare_values, matches, run_learner
+from .core import LearnerError, checker, compare_or_diagnose, compare_values, matches, run_learner
 
 _TOLERANCE = {"atol": 1e-4, "rtol": 1e-3}  # hidden states go through six layers of float32 arithmetic
 
@@ -107,16 +107,11 @@ def check_sense_gap(sense_gap: Callable[[torch.Tensor, list[str]], float]) -> st
     for vectors, labels in _gap_cases():
         got = run_learner(sense_gap, vectors.clone(), list(labels))
         name = f"sense_gap on {len(labels)} vectors with senses {dict((s, labels.count(s)) for s in sorted(set(labels)))}"
-        try:
-            compare_values(got, reference_gap(vectors, labels), name=name, atol=1e-4, rtol=1e-3)
-        except LearnerError as error:
-            if matches(got, torch.tensor(_gap_with_self_pairs(vectors, labels)), **_TOLERANCE):
-                hint = "You counted each vector paired with itself (cosine 1) as a same-sense pair: leave out i == j."
-            elif matches(got, torch.tensor(_gap_with_dot_products(vectors, labels)), **_TOLERANCE):
-                hint = "Those are dot products: divide by both lengths to get cosines."
-            else:
-                hint = ""
-            raise LearnerError(f"{error} {hint}".rstrip()) from error
+        compare_or_diagnose(got, reference_gap(vectors, labels), name=name, mistakes=[
+            (lambda: _gap_with_self_pairs(vectors, labels),
+             "You counted each vector paired with itself (cosine 1) as a same-sense pair: leave out i == j."),
+            (lambda: _gap_with_dot_products(vectors, labels), "Those are dot products: divide by both lengths to get cosines."),
+        ], **_TOLERANCE)
     return "Your gap matches embedlib.contextual.pair_similarities on three sets, including three senses."
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -111,6 +112,33 @@ def matches(got: Any, expected: Any, *, atol: float = 1e-5, rtol: float = 1e-4) 
     except LearnerError:
         return False
     return True
+
+
+def compare_or_diagnose(
+    got: Any,
+    expected: Any,
+    *,
+    name: str,
+    mistakes: Sequence[tuple[Callable[[], Any], str]] = (),
+    otherwise: str = "",
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+) -> None:
+    """Pass if ``got`` matches ``expected``; else raise the comparison's hint plus a diagnosis.
+
+    ``mistakes`` lists realistic wrong answers as (function computing that wrong answer,
+    what to tell the learner); the first one ``got`` equals adds its advice. Wrong answers
+    are computed only when needed. ``otherwise`` is the advice when none matches.
+    """
+    try:
+        compare_values(got, expected, name=name, atol=atol, rtol=rtol)
+    except LearnerError as error:
+        for wrong_answer, advice in mistakes:
+            if matches(got, wrong_answer(), atol=atol, rtol=rtol):
+                raise LearnerError(f"{error} {advice}") from error
+        if otherwise:
+            raise LearnerError(f"{error} {otherwise}") from error
+        raise
 
 
 def checker(exercise: str) -> Callable[[Callable[..., str | None]], Callable[..., Verdict]]:

@@ -6,7 +6,7 @@ import torch
 
 from ..geometry import WordVectors, analogy_predictions, spearman
 from ..similarity import normalize_rows
-from .core import LearnerError, checker, compare_values, matches, run_learner
+from .core import LearnerError, checker, compare_or_diagnose, run_learner
 
 
 def _matrix(seed: int, vocab_size: int, dim: int) -> torch.Tensor:
@@ -90,18 +90,13 @@ def check_projection(projections) -> str:
     for matrix, pairs, queries in _DIRECTION_CASES:
         got = run_learner(projections, matrix.clone(), list(pairs), list(queries))
         name = f"projections(matrix, pairs={pairs}, queries={queries})"
-        try:
-            compare_values(got, _projection(matrix, pairs, queries), name=name)
-        except LearnerError as error:
-            hints = [
-                ({"unit_axis": False}, "divide the direction by its length"),
-                ({"unit_query": False}, "use the cosine: scale each query row to unit length"),
-                ({"unit_rows": False}, "scale the words of each pair to unit length before subtracting"),
-            ]
-            for options, hint in hints:
-                if matches(got, _projection(matrix, pairs, queries, **options)):
-                    raise LearnerError(f"{error} Close: {hint}.") from None
-            raise
+        compare_or_diagnose(got, _projection(matrix, pairs, queries), name=name, mistakes=[
+            (lambda: _projection(matrix, pairs, queries, unit_axis=False), "Close: divide the direction by its length."),
+            (lambda: _projection(matrix, pairs, queries, unit_query=False),
+             "Close: use the cosine: scale each query row to unit length."),
+            (lambda: _projection(matrix, pairs, queries, unit_rows=False),
+             "Close: scale the words of each pair to unit length before subtracting."),
+        ])
     return "Your projections agree with embedlib.geometry.direction and project."
 
 
@@ -126,12 +121,8 @@ def check_spearman(spearman_rho) -> str:
     for x, y in _SPEARMAN_CASES:
         got = run_learner(spearman_rho, x.clone(), y.clone())
         name = f"spearman_rho({x.tolist()}, {y.tolist()})"
-        try:
-            compare_values(got, spearman(x, y), name=name)
-        except LearnerError as error:
-            if matches(got, _pearson(x, y)):
-                raise LearnerError(f"{error} That is Pearson's r of the values: correlate their ranks instead.") from None
-            if matches(got, _ordinal_spearman(x, y)):
-                raise LearnerError(f"{error} Tied values must share the average of their ranks.") from None
-            raise
+        compare_or_diagnose(got, spearman(x, y), name=name, mistakes=[
+            (lambda: _pearson(x, y), "That is Pearson's r of the values: correlate their ranks instead."),
+            (lambda: _ordinal_spearman(x, y), "Tied values must share the average of their ranks."),
+        ])
     return "Your Spearman's rho agrees with embedlib.geometry.spearman (and scipy), ties included."

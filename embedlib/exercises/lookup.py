@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..lookup import lookup, table_bytes
-from .core import LearnerError, checker, compare_values, run_learner
+from .core import LearnerError, checker, compare_or_diagnose, compare_values, run_learner
 
 _GENERATOR_SEED = 1234
 
@@ -34,15 +34,10 @@ def check_one_hot_lookup(one_hot_lookup) -> str:
             raise LearnerError(f"{name} has shape {shape}: that is the one-hot matrix itself; multiply it by the table.")
         if shape == tuple(ids.shape) and ids.ndim == 1:
             raise LearnerError(f"{name} has shape {shape}, one number per id: each id should give a whole row of width {table.shape[1]}.")
-        try:
-            compare_values(got, expected, name=name)
-        except LearnerError as error:
-            off_by_one = lookup(table, (ids + 1) % table.shape[0])
-            try:
-                compare_values(got, off_by_one)
-            except LearnerError:
-                raise error from None
-            raise LearnerError(f"{error} Those are the rows one below: the one-hot entry for id i goes in column i (ids start at 0).") from None
+        compare_or_diagnose(got, expected, name=name, mistakes=[
+            (lambda: lookup(table, (ids + 1) % table.shape[0]),
+             "Those are the rows one below: the one-hot entry for id i goes in column i (ids start at 0)."),
+        ])
     return "One-hot times the table gives exactly the rows that indexing reads, for a batch too."
 
 

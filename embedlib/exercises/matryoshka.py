@@ -8,7 +8,7 @@ from torch import nn
 from ..matryoshka import matryoshka_classification_loss, truncate
 from ..retrieval import recall_at_k
 from ..similarity import normalize_rows
-from .core import LearnerError, checker, compare_values, matches, run_learner
+from .core import checker, compare_or_diagnose, run_learner
 
 
 
@@ -32,20 +32,15 @@ def check_nested_loss(nested_loss) -> str:
         got = run_learner(nested_loss, z.clone(), labels.clone(), heads, dims)
         expected = matryoshka_classification_loss(z, labels, heads, dims)
         name = f"nested_loss with dims={dims}"
-        try:
-            compare_values(got, expected, name=name)
-        except LearnerError as error:
-            with torch.no_grad():
-                per_width = [matryoshka_classification_loss(z, labels, [h], [m]) for m, h in zip(dims, heads)]
-            if matches(got, expected / len(dims)):
-                hint = "You averaged over the widths: the Matryoshka loss is their sum (every weight is 1 here)."
-            elif matches(got, per_width[-1]):
-                hint = "That is only the loss of the full width: add the loss of every prefix z[:, :m]."
-            elif matches(got, per_width[0]):
-                hint = "That is only the loss of the first width: loop over every (m, head) pair and add them up."
-            else:
-                hint = "Slice the first m coordinates, z[:, :m], give them to the head of that width, and sum the cross-entropies."
-            raise LearnerError(f"{error} {hint}") from error
+        with torch.no_grad():
+            per_width = [matryoshka_classification_loss(z, labels, [h], [m]) for m, h in zip(dims, heads)]
+        compare_or_diagnose(got, expected, name=name, mistakes=[
+            (lambda: expected / len(dims),
+             "You averaged over the widths: the Matryoshka loss is their sum (every weight is 1 here)."),
+            (lambda: per_width[-1], "That is only the loss of the full width: add the loss of every prefix z[:, :m]."),
+            (lambda: per_width[0],
+             "That is only the loss of the first width: loop over every (m, head) pair and add them up."),
+        ], otherwise="Slice the first m coordinates, z[:, :m], give them to the head of that width, and sum the cross-entropies.")
     return "Your loss matches embedlib.matryoshka.matryoshka_classification_loss for three sets of widths."
 
 
@@ -57,18 +52,15 @@ def check_truncate(truncate_fn) -> str:
     for dim in (3, 8, 16):
         got = run_learner(truncate_fn, x.clone(), dim)
         expected = truncate(x, dim)
-        try:
-            compare_values(got, expected, name=f"truncate(x, {dim})")
-        except LearnerError as error:
-            if matches(got, x[:, :dim]):
-                hint = "A prefix is not of unit length: divide each row by its new length."
-            elif matches(got, normalize_rows(x[:, -dim:])):
-                hint = "Those are the last coordinates: a Matryoshka model puts its information first, keep x[:, :dim]."
-            elif matches(got, normalize_rows(x)[:, :dim]) and dim < x.shape[1]:
-                hint = "You normalised before cutting: cut first, then normalise."
-            else:
-                hint = "Keep x[:, :dim] and divide each row by its length (norm over dim=1, keepdim=True)."
-            raise LearnerError(f"{error} {hint}") from error
+        mistakes = [
+            (lambda: x[:, :dim], "A prefix is not of unit length: divide each row by its new length."),
+            (lambda: normalize_rows(x[:, -dim:]),
+             "Those are the last coordinates: a Matryoshka model puts its information first, keep x[:, :dim]."),
+        ]
+        if dim < x.shape[1]:
+            mistakes.append((lambda: normalize_rows(x)[:, :dim], "You normalised before cutting: cut first, then normalise."))
+        compare_or_diagnose(got, expected, name=f"truncate(x, {dim})", mistakes=mistakes,
+                            otherwise="Keep x[:, :dim] and divide each row by its length (norm over dim=1, keepdim=True).")
     return "Your truncation matches embedlib.truncate: prefixes of unit length."
 
 
@@ -84,14 +76,9 @@ def check_recall(recall_fn) -> str:
         got = run_learner(recall_fn, found.clone(), truth.clone())
         expected = recall_at_k(found, truth)
         name = f"recall for found={found.tolist()}, truth={truth.tolist()}"
-        try:
-            compare_values(got, expected, name=name)
-        except LearnerError as error:
-            if matches(got, (found == truth).float().mean()):
-                hint = "You compared position by position: a neighbour counts wherever it appears in the top k."
-            elif matches(got, recall_at_k(found, truth) * found.numel()):
-                hint = "That is a count of hits: divide by the number of queries times k."
-            else:
-                hint = "For each query count how many of its found ids are among its true ids, divide by k, average."
-            raise LearnerError(f"{error} {hint}") from error
+        compare_or_diagnose(got, expected, name=name, mistakes=[
+            (lambda: (found == truth).float().mean(),
+             "You compared position by position: a neighbour counts wherever it appears in the top k."),
+            (lambda: recall_at_k(found, truth) * found.numel(), "That is a count of hits: divide by the number of queries times k."),
+        ], otherwise="For each query count how many of its found ids are among its true ids, divide by k, average.")
     return "Your recall@k matches embedlib.retrieval.recall_at_k, order-insensitive."

@@ -8,31 +8,11 @@ exponent off by one) to name the one that was made.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
 
 import torch
 
 from ..positional import alibi_slopes, apply_rope, sinusoidal_encoding
-from .core import LearnerError, checker, compare_values, run_learner
-
-
-def _matches(got: Any, candidate: torch.Tensor) -> bool:
-    try:
-        compare_values(got, candidate)
-    except LearnerError:
-        return False
-    return True
-
-
-def _compare_or_diagnose(got: Any, expected: torch.Tensor, name: str, mistakes: list[tuple[Callable[[], torch.Tensor], str]]) -> None:
-    """Pass if ``got`` is right; else raise the hint of the first known mistake it matches."""
-    try:
-        compare_values(got, expected, name=name)
-    except LearnerError as error:
-        for make_wrong_answer, hint in mistakes:
-            if _matches(got, make_wrong_answer()):
-                raise LearnerError(f"{error} {hint}") from error
-        raise
+from .core import checker, compare_or_diagnose, run_learner
 
 
 # ---------------------------------------------------------------- 1. sinusoidal encoding
@@ -55,7 +35,7 @@ _SINUSOIDAL_CASES = ((6, 4), (50, 16), (3, 2), (20, 10))
 def check_sinusoidal(sinusoidal) -> str:
     for n, dim in _SINUSOIDAL_CASES:
         got = run_learner(sinusoidal, n, dim)
-        _compare_or_diagnose(got, sinusoidal_encoding(n, dim), f"sinusoidal({n}, {dim})", [
+        compare_or_diagnose(got, sinusoidal_encoding(n, dim), name=f"sinusoidal({n}, {dim})", mistakes=[
             (lambda: _sinusoidal_variant(n, dim, swap=True),
              "Sine and cosine are swapped: even columns (0, 2, ...) hold sin, odd columns hold cos."),
             (lambda: _sinusoidal_variant(n, dim, sign=-1.0),
@@ -96,7 +76,7 @@ def check_rope_pair(rope_pair) -> str:
     for x, m, i, d in _PAIR_CASES:
         got = run_learner(rope_pair, x.clone(), m, i, d)
         expected = _rope_reference(x, m, i, d)
-        _compare_or_diagnose(got, expected, f"rope_pair({x.tolist()}, m={m}, i={i}, d={d})", [
+        compare_or_diagnose(got, expected, name=f"rope_pair({x.tolist()}, m={m}, i={i}, d={d})", mistakes=[
             (lambda: _pair_variant(x, m, i, d, sign=-1.0),
              "You rotated by -m*theta (clockwise): the first output is x1 cos - x2 sin, the second x1 sin + x2 cos."),
             (lambda: _pair_variant(x, m, i, d, swap=True),
@@ -118,7 +98,7 @@ def check_alibi_slopes(slopes) -> str:
         got = run_learner(slopes, n)
         expected = alibi_slopes(n)
         start = 2.0 ** (-8.0 / n)
-        _compare_or_diagnose(got, expected, f"slopes({n})", [
+        compare_or_diagnose(got, expected, name=f"slopes({n})", mistakes=[
             (lambda: -expected, "Slopes are positive; the minus sign belongs to the bias, -slope * distance."),
             (lambda: torch.tensor([start**h for h in range(n)]),
              f"The exponent is off by one: the first head's slope is 2^(-8/n) (= {start:g} for n = {n}), not 1."),
