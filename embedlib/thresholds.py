@@ -16,14 +16,7 @@ from typing import Sequence
 
 import torch
 
-
-
-def _load(model, tokenizer):
-    if model is None or tokenizer is None:
-        from .models import load_model, load_tokenizer
-
-        return load_model(), load_tokenizer()
-    return model, tokenizer
+from .models import load_model, load_tokenizer
 
 
 def _check_texts(texts: Sequence[str]) -> None:
@@ -31,16 +24,14 @@ def _check_texts(texts: Sequence[str]) -> None:
         raise ValueError("texts must be a non-empty list of strings (wrap a single text in a list)")
 
 
-
-
-def layer_token_states(texts: Sequence[str], model=None, tokenizer=None, max_length: int = 128) -> list[torch.Tensor]:
+def layer_token_states(texts: Sequence[str], max_length: int = 128) -> list[torch.Tensor]:
     """Hidden states of every real token (no padding), one [tokens, d] tensor per layer.
 
     Entry 0 is the embedding block's output, entry L the output of layer L; texts are cut
     at ``max_length`` tokens.
     """
     _check_texts(texts)
-    model, tokenizer = _load(model, tokenizer)
+    model, tokenizer = load_model(), load_tokenizer()
     batch = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
     with torch.no_grad():
         output = model(**batch, output_hidden_states=True)
@@ -48,18 +39,15 @@ def layer_token_states(texts: Sequence[str], model=None, tokenizer=None, max_len
     return [states[real] for states in output.hidden_states]  # each (tokens, d)
 
 
-def static_embeddings(texts: Sequence[str], model=None, tokenizer=None) -> torch.Tensor:
+def static_embeddings(texts: Sequence[str]) -> torch.Tensor:
     """Context-free vectors [n, d]: the mean of the input-table rows of each text's WordPiece tokens."""
+    from .contextual import static_vector
+
     _check_texts(texts)
-    model, tokenizer = _load(model, tokenizer)
-    table = model.get_input_embeddings().weight.detach()  # (V, d)
-    rows = []
     for text in texts:
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        if not ids:
+        if not text.strip():
             raise ValueError(f"{text!r} has no tokens")
-        rows.append(table[ids].mean(dim=0))
-    return torch.stack(rows)
+    return torch.stack([static_vector(text).vector for text in texts])
 
 
 @dataclass(frozen=True)
