@@ -31,11 +31,9 @@ def setup(seed: int = DEFAULT_SEED, threads: int = 1) -> str:
     warnings.filterwarnings("ignore", message="IProgress not found")
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
-    import matplotlib
+    from .figures import apply_style
 
-    matplotlib.rcParams.update(
-        {"figure.dpi": 100, "figure.figsize": (6.4, 4.0), "axes.grid": True, "grid.alpha": 0.3}
-    )
+    apply_style()
     from . import __version__
     from .models import model_source
 
