@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 export PYTHONHASHSEED := 0
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: site test test-portable lab execute freeze clean
+.PHONY: site test test-portable learner lab execute freeze clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,9 +33,13 @@ test: $(STAMP)
 test-portable: $(STAMP)
 	$(BIN)/python scripts/portability.py test
 
-## lab: open the notebooks in JupyterLab for local work
+## learner: rebuild the learner notebooks (learner/: plain Jupyter, no MyST) from the chapters
+learner: $(STAMP)
+	$(BIN)/python scripts/learner_notebooks.py
+
+## lab: open the learner notebooks in JupyterLab (authors edit chapters/: jupyter lab chapters)
 lab: $(STAMP)
-	$(BIN)/jupyter lab chapters
+	$(BIN)/jupyter lab learner
 
 ## execute: re-run notebooks and store their outputs (NB=chapters/01_lookup.ipynb for one)
 execute: $(STAMP)
