@@ -31,7 +31,7 @@ site: $(STAMP)
 ## test: unit tests, every notebook under nbval, the website build and its browser checks.
 ## Two workers (one per core); --dist loadfile keeps each notebook's cells in one kernel, in order.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests chapters --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	$(BIN)/python -m pytest tests chapters -p tests.nbval_numeric --nbval-numeric --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--nbval-current-env -n 2 --dist loadfile --durations=25 --durations-min=1.0 -q -rfE
 
 ## lab: open the notebooks in JupyterLab for local work
