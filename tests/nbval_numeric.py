@@ -219,6 +219,27 @@ def _fields(outputs: list[dict[str, Any]], sanitize) -> dict[str, list[tuple[str
     return fields
 
 
+def paired_numbers(stored: list, new: list, sanitize=lambda s: s) -> list[tuple[str, str]]:
+    """The (stored, new) number pairs of a cell whose text matches; ``ValueError`` if it does not.
+
+    Used to measure how far numbers move between kernel settings (scripts/portability.py).
+    """
+    stored_fields, new_fields = _fields(stored, sanitize), _fields(new, sanitize)
+    if set(stored_fields) != set(new_fields):
+        raise ValueError("output fields differ")
+    pairs = []
+    for field, stored_values in stored_fields.items():
+        if len(stored_values) != len(new_values := new_fields[field]):
+            raise ValueError(f"{field}: number of outputs differs")
+        for (_, a), (_, b) in zip(stored_values, new_values):
+            a_texts, a_numbers = split_numbers(a)
+            b_texts, b_numbers = split_numbers(b)
+            if len(a_numbers) != len(b_numbers) or _padding_free(a_texts) != _padding_free(b_texts):
+                raise ValueError(_text_difference(a, b))
+            pairs += list(zip(a_numbers, b_numbers))
+    return pairs
+
+
 def compare_outputs(stored: list, new: list, tolerance: Tolerance, sanitize=lambda s: s) -> str | None:
     """None when a cell's new outputs match its stored ones, else a message saying where not."""
     stored_fields, new_fields = _fields(stored, sanitize), _fields(new, sanitize)
