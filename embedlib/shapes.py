@@ -6,8 +6,10 @@ from the course's notes; chapters compare the notes' figures against these.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 _DTYPE_NAMES = {
@@ -19,13 +21,36 @@ _DTYPE_NAMES = {
 }
 
 
+def as_count(name: str, value: object) -> int:
+    """``value`` as a positive Python int, or a ``ValueError`` naming ``name`` and the value.
+
+    The one conversion the course's size functions share: Python ints, numpy integers
+    (``np.int64(4096)``, what ``np.prod`` returns) and 0-d integer tensors are accepted;
+    booleans, floats (even ``4096.0``), strings and zero or negative counts are refused.
+    """
+    if isinstance(value, (bool, np.bool_)) or (
+        isinstance(value, torch.Tensor) and value.dtype == torch.bool
+    ):
+        raise ValueError(f"{name} must be a positive int, got the boolean {value!r}")
+    try:
+        count = operator.index(value)  # int, np.integer, 0-d integer tensor; not floats
+    except TypeError:
+        raise ValueError(
+            f"{name} must be a positive int, got {value!r} ({type(value).__name__})"
+        ) from None
+    if count <= 0:
+        raise ValueError(f"{name} must be a positive int, got {count}")
+    return count
+
+
 def resolve_dtype(dtype: torch.dtype | str) -> torch.dtype:
     """A torch dtype from itself or a common name ("bfloat16", "fp16", ...)."""
     if isinstance(dtype, torch.dtype):
         return dtype
     if isinstance(dtype, str) and dtype.lower() in _DTYPE_NAMES:
         return _DTYPE_NAMES[dtype.lower()]
-    raise ValueError(f"unknown dtype {dtype!r}; use a torch.dtype or one of {', '.join(sorted(_DTYPE_NAMES))}")
+    names = ", ".join(sorted(_DTYPE_NAMES))
+    raise ValueError(f"unknown dtype {dtype!r}; use a torch.dtype or one of {names}")
 
 
 def dtype_bytes(dtype: torch.dtype | str) -> int:
