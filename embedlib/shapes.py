@@ -94,11 +94,13 @@ PUBLISHED_SHAPES: dict[str, ModelShape] = {
         ModelShape("GPT-2 small", 50257, 768, 12, 12, 12, 1024, True, "learned absolute",
                    "openai-community/gpt2, config.json (n_embd, n_head, n_layer, n_positions)"),
         ModelShape("GPT-3 175B", 50257, 12288, 96, 96, 96, 2048, True, "learned absolute",
-                   "Brown et al. 2020, arXiv:2005.14165, Table 2.1"),
+                   "Brown et al. 2020, arXiv:2005.14165: Table 2.1 (d_model, n_heads, n_layers); "
+                   "vocabulary: GPT-2's tokenizer, reused (section 2.1; Radford et al. 2019)"),
         ModelShape("LLaMA 2 7B", 32000, 4096, 32, 32, 32, 4096, False, "RoPE",
                    "meta-llama/Llama-2-7b-hf, config.json; Touvron et al. 2023, arXiv:2307.09288", 10000.0),
         ModelShape("LLaMA 3 8B", 128256, 4096, 32, 32, 8, 8192, False, "RoPE",
-                   "meta-llama/Meta-Llama-3-8B, config.json; Grattafiori et al. 2024, arXiv:2407.21783", 500000.0),
+                   "meta-llama/Meta-Llama-3-8B, config.json (vocab_size) and tokenizer_config.json "
+                   "(256 special tokens); Grattafiori et al. 2024, arXiv:2407.21783", 500000.0),
         ModelShape("LLaMA 3.1 8B", 128256, 4096, 32, 32, 8, 131072, False, "RoPE (llama3 scaling, factor 8)",
                    "meta-llama/Llama-3.1-8B, config.json; arXiv:2407.21783", 500000.0),
     )
