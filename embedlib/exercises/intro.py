@@ -21,7 +21,8 @@ _CASES = (
 )
 
 _MISTAKES = (
-    (lambda a, b: -(a @ b) / (a.norm() * b.norm()), "It has the wrong sign: check the dot product."),
+    (lambda a, b: -(a @ b) / (a.norm() * b.norm()),
+     "It has the wrong sign: check the dot product."),
     (lambda a, b: a @ b, "That is the plain dot product: divide by both lengths."),
     (lambda a, b: (a @ b) / a.norm(), "You divided by one length only: divide by both."),
     (lambda a, b: (a @ b) / b.norm(), "You divided by one length only: divide by both."),
@@ -54,11 +55,14 @@ def _as_scalar(value: Any, name: str) -> float:
             )
         value = value.item()
     if isinstance(value, complex):
-        raise LearnerError(f"{name} returned the complex number {value}; return a real one.")
+        raise LearnerError(
+            f"{name} returned the complex number {value}; return a real one."
+        )
     try:
         return float(value)
     except (TypeError, ValueError) as error:
-        raise LearnerError(f"{name} returned {type(value).__name__}; return one number.") from error
+        kind = type(value).__name__
+        raise LearnerError(f"{name} returned {kind}; return one number.") from error
 
 
 @checker("cosine similarity")
@@ -76,4 +80,7 @@ def check_cosine(cosine) -> str:
         if not math.isfinite(got):
             raise LearnerError(f"{message} Check for a division by zero.")
         raise LearnerError(message)
-    return "Your function agrees with embedlib.similarity.cosine_similarity on all four cases."
+    return (
+        "Your function agrees with embedlib.similarity.cosine_similarity "
+        "on all four cases."
+    )

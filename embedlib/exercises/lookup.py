@@ -1,7 +1,7 @@
 """Checkers for chapter 1, the embedding table is a lookup.
 
-Each checker runs the learner's function on cases chosen so that the common wrong answers
-differ from the right one, and names the slip when it recognises it.
+Each checker runs the learner's function on cases chosen so that the common wrong
+answers differ from the right one, and names the slip when it recognises it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,13 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from ..lookup import lookup, table_bytes
-from .core import LearnerError, checker, compare_or_diagnose, compare_values, run_learner
+from .core import (
+    LearnerError,
+    checker,
+    compare_or_diagnose,
+    compare_values,
+    run_learner,
+)
 
 _GENERATOR_SEED = 1234
 
@@ -34,7 +40,7 @@ _ONE_HOT_CASES = (
     (_table(11, 2), torch.tensor([[0, 9], [5, 5]])),  # a batch: [B, T]
 )
 
-# Functions that read rows of a tensor by position: the method the exercise asks to avoid.
+# Functions that read rows of a tensor by position: the method the exercise rules out.
 _ROW_READS = {
     "__getitem__": "indexing (table[ids])",
     "index_select": "index_select",
@@ -64,7 +70,7 @@ def _indexes_rows(index: Any) -> bool:
 
 
 class _MethodRecorder(TorchFunctionMode):
-    """Records, during the learner's call, row reads of the table and ``F.one_hot`` widths."""
+    """Records row reads of the table and ``F.one_hot`` widths during the learner's call."""
 
     def __init__(self, table: torch.Tensor) -> None:
         super().__init__()
@@ -79,7 +85,10 @@ class _MethodRecorder(TorchFunctionMode):
             width = args[1] if len(args) > 1 else kwargs.get("num_classes", -1)
             self.one_hot_widths.append(int(width))
         elif name in _ROW_READS:
-            operands = [args[1]] if name == "embedding" and len(args) > 1 else list(args[:1])
+            if name == "embedding" and len(args) > 1:
+                operands = [args[1]]  # F.embedding(input, weight)
+            else:
+                operands = list(args[:1])
             operands += [kwargs.get("weight"), kwargs.get("input")]
             reads_table = any(
                 _storage(a) == self.table_storage for a in operands if a is not None
@@ -89,7 +98,9 @@ class _MethodRecorder(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-def _run_recorded(function: Callable, table: torch.Tensor, ids: torch.Tensor, name: str):
+def _run_recorded(
+    function: Callable, table: torch.Tensor, ids: torch.Tensor, name: str
+) -> Any:
     """Run the learner's function, recording how it computed its answer."""
     recorder = _MethodRecorder(table)
     try:
@@ -107,7 +118,9 @@ def _run_recorded(function: Callable, table: torch.Tensor, ids: torch.Tensor, na
     return result
 
 
-def _check_one_hot_width(recorder: _MethodRecorder, table: torch.Tensor, name: str) -> None:
+def _check_one_hot_width(
+    recorder: _MethodRecorder, table: torch.Tensor, name: str
+) -> None:
     vocab_size = table.shape[0]
     for width in recorder.one_hot_widths:
         if width != vocab_size:
@@ -141,7 +154,10 @@ def check_one_hot_lookup(one_hot_lookup) -> str:
              "Those are the rows one below: the one-hot entry for id i goes in "
              "column i (ids start at 0)."),
         ])
-    return "One-hot times the table gives exactly the rows that indexing reads, for a batch too."
+    return (
+        "One-hot times the table gives exactly the rows that indexing reads, "
+        "for a batch too."
+    )
 
 
 _BYTES_CASES = (
@@ -168,7 +184,8 @@ def _as_number(value: Any, name: str) -> float | int:
         return int(value)
     if isinstance(value, numbers.Real):
         return float(value)
-    raise LearnerError(f"{name} returned {type(value).__name__}; return a number of bytes.")
+    kind = type(value).__name__
+    raise LearnerError(f"{name} returned {kind}; return a number of bytes.")
 
 
 @checker("bytes of an embedding table")
@@ -180,7 +197,9 @@ def check_table_bytes(bytes_of_table) -> str:
         if got == expected:
             continue
         per_value = expected // (vocab_size * dim)
-        units = {"GB (1e9)": 1e9, "GiB (2**30)": 2**30, "MB (1e6)": 1e6, "MiB (2**20)": 2**20}
+        units = {
+            "GB (1e9)": 1e9, "GiB (2**30)": 2**30, "MB (1e6)": 1e6, "MiB (2**20)": 2**20,
+        }
         for unit, size in units.items():
             if math.isclose(got, expected / size, rel_tol=1e-3):
                 raise LearnerError(
@@ -196,7 +215,8 @@ def check_table_bytes(bytes_of_table) -> str:
             raise LearnerError(f"{name} = {got:,} counts bits; a byte is 8 bits.")
         if got == vocab_size * dim * 4 and per_value != 4:
             raise LearnerError(
-                f"{name} = {got:,} assumes 4 bytes per value; {dtype} takes {per_value}."
+                f"{name} = {got:,} assumes 4 bytes per value; "
+                f"{dtype} takes {per_value}."
             )
         if isinstance(got, float) and not got.is_integer():
             raise LearnerError(
@@ -215,7 +235,7 @@ _ROW_CASES = (
 
 
 def _rows_with_gradient(vocab_size: int, ids: torch.Tensor) -> torch.Tensor:
-    """The ground truth, from an actual backward pass: rows whose gradient is not zero."""
+    """The ground truth, from a real backward pass: rows whose gradient is not zero."""
     embedding = nn.Embedding(vocab_size, 3)
     out = embedding(ids)  # (*ids.shape, 3)
     out.pow(2).sum().backward()  # any loss whose upstream gradient has no exact zeros
@@ -230,8 +250,8 @@ def _as_rows(got: Any, name: str) -> torch.Tensor:
         return torch.as_tensor(np.asarray(got))
     except (TypeError, ValueError, RuntimeError) as error:
         raise LearnerError(
-            f"{name} returned {type(got).__name__}, which is not a list of row numbers; "
-            "return a 1-D tensor, a list or a set of ints."
+            f"{name} returned {type(got).__name__}, which is not a list of row "
+            "numbers; return a 1-D tensor, a list or a set of ints."
         ) from error
 
 
@@ -253,16 +273,22 @@ def check_touched_rows(touched_rows) -> str:
             )
         if got.ndim != 1:
             raise LearnerError(
-                f"{name} has shape {tuple(got.shape)}; return a flat 1-D tensor of row numbers."
+                f"{name} has shape {tuple(got.shape)}; return a flat 1-D tensor of "
+                "row numbers."
             )
         if got.numel() == vocab_size:
             raise LearnerError(
-                f"{name} lists all {vocab_size} rows, but only rows of ids in the batch "
-                "get gradient."
+                f"{name} lists all {vocab_size} rows, but only rows of ids in the "
+                "batch get gradient."
             )
         if got.is_floating_point() and torch.equal(got, got.round()):
             got = got.long()  # 3.0 names row 3
         if got.numel() == expected.numel() and not torch.equal(got.sort().values, got):
-            raise LearnerError(f"{name} = {got.tolist()} is not sorted; sort the row numbers.")
+            raise LearnerError(
+                f"{name} = {got.tolist()} is not sorted; sort the row numbers."
+            )
         compare_values(got, expected, name=name)
-    return "Only the rows of ids present in the batch get gradient, each once, however often it occurs."
+    return (
+        "Only the rows of ids present in the batch get gradient, each once, "
+        "however often it occurs."
+    )
