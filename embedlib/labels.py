@@ -28,8 +28,14 @@ def _overlap(box: np.ndarray, boxes: np.ndarray) -> float:
     return float((np.clip(w, 0, None) * np.clip(h, 0, None)).sum())
 
 
-def place_labels(ax, x: Sequence[float], y: Sequence[float], texts: Sequence[str], fontsize: float = 8,
-                 marker_pt: float = 4.0) -> list:
+def place_labels(
+    ax,
+    x: Sequence[float],
+    y: Sequence[float],
+    texts: Sequence[str],
+    fontsize: float = 8,
+    marker_pt: float = 4.0,
+) -> list:
     """Annotate point ``i`` at (``x[i]``, ``y[i]``) with ``texts[i]`` without overlaps.
 
     Call after the scatter, the axis limits and the legend (if any) are set: it reads the
@@ -38,14 +44,20 @@ def place_labels(ax, x: Sequence[float], y: Sequence[float], texts: Sequence[str
     Returns the text artists (``matplotlib.text.Annotation``), in the order of ``texts``.
     """
     if not len(x) == len(y) == len(texts):
-        raise ValueError(f"{len(x)} x, {len(y)} y and {len(texts)} labels; pass one of each per point")
+        raise ValueError(
+            f"{len(x)} x, {len(y)} y and {len(texts)} labels; pass one of each per point"
+        )
     figure = ax.figure
     figure.canvas.draw()  # fixes the layout, so display coordinates are final
     renderer = figure.canvas.get_renderer()
     to_px = figure.dpi / 72  # points to pixels
-    points = ax.transData.transform(np.column_stack([x, y]).astype(float))  # [n, 2] pixels
+    points = ax.transData.transform(
+        np.column_stack([x, y]).astype(float)
+    )  # [n, 2] pixels
     half = marker_pt * to_px
-    obstacles = [np.array([px - half, py - half, px + half, py + half]) for px, py in points]
+    obstacles = [
+        np.array([px - half, py - half, px + half, py + half]) for px, py in points
+    ]
     fixed = []  # a legend drawn before the labels is kept clear too
     if ax.get_legend() is not None:
         extent = ax.get_legend().get_window_extent(renderer)
@@ -54,18 +66,34 @@ def place_labels(ax, x: Sequence[float], y: Sequence[float], texts: Sequence[str
     placed: list[np.ndarray] = []
     artists = []
     for i, text in enumerate(texts):
-        others = np.array([b for j, b in enumerate(obstacles) if j != i] + fixed + placed).reshape(-1, 4)
+        others = np.array(
+            [b for j, b in enumerate(obstacles) if j != i] + fixed + placed
+        ).reshape(-1, 4)
         best = None
         for ring in _RINGS_PT:
             for dx, dy in _DIRECTIONS:
                 ha = "left" if dx > 0 else "right" if dx < 0 else "center"
                 va = "bottom" if dy > 0 else "top" if dy < 0 else "center"
                 offset = (dx * (ring + marker_pt), dy * (ring + marker_pt))
-                artist = ax.annotate(text, (x[i], y[i]), xytext=offset, textcoords="offset points",
-                                     ha=ha, va=va, fontsize=fontsize)
+                artist = ax.annotate(
+                    text,
+                    (x[i], y[i]),
+                    xytext=offset,
+                    textcoords="offset points",
+                    ha=ha,
+                    va=va,
+                    fontsize=fontsize,
+                )
                 extent = artist.get_window_extent(renderer)
-                box = np.array([extent.x0 - 1, extent.y0 - 1, extent.x1 + 1, extent.y1 + 1])  # 1 px gap
-                outside = box[0] < frame.x0 or box[1] < frame.y0 or box[2] > frame.x1 or box[3] > frame.y1
+                box = np.array(
+                    [extent.x0 - 1, extent.y0 - 1, extent.x1 + 1, extent.y1 + 1]
+                )  # 1 px gap
+                outside = (
+                    box[0] < frame.x0
+                    or box[1] < frame.y0
+                    or box[2] > frame.x1
+                    or box[3] > frame.y1
+                )
                 cost = _overlap(box, others) + (1e9 if outside else 0.0)
                 if best is None or cost < best[0]:
                     if best is not None:
@@ -80,10 +108,22 @@ def place_labels(ax, x: Sequence[float], y: Sequence[float], texts: Sequence[str
         _, artist, box, ring = best
         if ring > _RINGS_PT[0]:
             artist.remove()
-            artist = ax.annotate(text, (x[i], y[i]), xytext=artist.get_position(), textcoords="offset points",
-                                 ha=artist.get_ha(), va=artist.get_va(), fontsize=fontsize,
-                                 arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.5", "shrinkA": 0,
-                                             "shrinkB": marker_pt})
+            artist = ax.annotate(
+                text,
+                (x[i], y[i]),
+                xytext=artist.get_position(),
+                textcoords="offset points",
+                ha=artist.get_ha(),
+                va=artist.get_va(),
+                fontsize=fontsize,
+                arrowprops={
+                    "arrowstyle": "-",
+                    "lw": 0.5,
+                    "color": "0.5",
+                    "shrinkA": 0,
+                    "shrinkB": marker_pt,
+                },
+            )
         placed.append(box)
         artists.append(artist)
     return artists
@@ -98,5 +138,11 @@ def label_overlaps(artists: Sequence, renderer=None) -> int:
     renderer = renderer or figure.canvas.get_renderer()
     from matplotlib.text import Text
 
-    boxes = [Text.get_window_extent(a, renderer) for a in artists]  # the text only, no leader line
-    return sum(boxes[i].overlaps(boxes[j]) for i in range(len(boxes)) for j in range(i + 1, len(boxes)))
+    boxes = [
+        Text.get_window_extent(a, renderer) for a in artists
+    ]  # the text only, no leader line
+    return sum(
+        boxes[i].overlaps(boxes[j])
+        for i in range(len(boxes))
+        for j in range(i + 1, len(boxes))
+    )

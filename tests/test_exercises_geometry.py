@@ -68,8 +68,16 @@ def three_cos_add_topk(matrix, a, b, c):
     return scores.topk(1).indices  # a one-element tensor
 
 
-def projections(matrix, pairs, queries, unit_rows=True, unit_axis=True, unit_query=True, sign=1,
-                unit_differences=False):
+def projections(
+    matrix,
+    pairs,
+    queries,
+    unit_rows=True,
+    unit_axis=True,
+    unit_query=True,
+    sign=1,
+    unit_differences=False,
+):
     rows = unit(matrix) if unit_rows else matrix
     differences = torch.stack([rows[j] - rows[i] for i, j in pairs])
     if unit_differences:
@@ -84,7 +92,9 @@ def projections(matrix, pairs, queries, unit_rows=True, unit_axis=True, unit_que
 def projections_numpy(matrix, pairs, queries):
     m = matrix.double().numpy()
     m = m / np.linalg.norm(m, axis=1, keepdims=True)
-    axis = np.sum([m[j] - m[i] for i, j in pairs], axis=0)  # the sum: same direction as the mean
+    axis = np.sum(
+        [m[j] - m[i] for i, j in pairs], axis=0
+    )  # the sum: same direction as the mean
     return m[queries] @ (axis / np.linalg.norm(axis))
 
 
@@ -120,7 +130,9 @@ def stub(*args):
     raise NotImplementedError
 
 
-@pytest.mark.parametrize("check", [check_three_cos_add, check_projection, check_spearman])
+@pytest.mark.parametrize(
+    "check", [check_three_cos_add, check_projection, check_spearman]
+)
 def test_stub_is_not_attempted(check):
     assert check(stub).status == NOT_ATTEMPTED
 
@@ -128,24 +140,46 @@ def test_stub_is_not_attempted(check):
 CORRECT_ANSWERS = {
     "3CosAdd, a Python int": (check_three_cos_add, three_cos_add),
     "3CosAdd, a NumPy int64 from np.argmax": (check_three_cos_add, three_cos_add_numpy),
-    "3CosAdd, np.int64(...)": (check_three_cos_add, lambda *q: np.int64(three_cos_add(*q))),
+    "3CosAdd, np.int64(...)": (
+        check_three_cos_add,
+        lambda *q: np.int64(three_cos_add(*q)),
+    ),
     "3CosAdd, a loop": (check_three_cos_add, three_cos_add_loop),
-    "3CosAdd, a 0-d tensor, Euclidean on unit rows": (check_three_cos_add, three_cos_add_euclidean_on_unit_rows),
-    "3CosAdd, a one-element tensor from topk": (check_three_cos_add, three_cos_add_topk),
+    "3CosAdd, a 0-d tensor, Euclidean on unit rows": (
+        check_three_cos_add,
+        three_cos_add_euclidean_on_unit_rows,
+    ),
+    "3CosAdd, a one-element tensor from topk": (
+        check_three_cos_add,
+        three_cos_add_topk,
+    ),
     "projection, a float32 tensor": (check_projection, projections),
-    "projection, a NumPy float64 array, summed differences": (check_projection, projections_numpy),
+    "projection, a NumPy float64 array, summed differences": (
+        check_projection,
+        projections_numpy,
+    ),
     "projection, a list of floats": (check_projection, projections_list),
     "Spearman, a float": (check_spearman, spearman_rho),
-    "Spearman, a 0-d tensor": (check_spearman, lambda x, y: torch.tensor(spearman_rho(x, y))),
-    "Spearman, scipy's np.float64": (check_spearman, lambda x, y: scipy.stats.spearmanr(x, y).statistic),
+    "Spearman, a 0-d tensor": (
+        check_spearman,
+        lambda x, y: torch.tensor(spearman_rho(x, y)),
+    ),
+    "Spearman, scipy's np.float64": (
+        check_spearman,
+        lambda x, y: scipy.stats.spearmanr(x, y).statistic,
+    ),
     "Spearman, np.corrcoef of scipy ranks": (
         check_spearman,
-        lambda x, y: np.corrcoef(scipy.stats.rankdata(x), scipy.stats.rankdata(y))[0, 1],
+        lambda x, y: np.corrcoef(scipy.stats.rankdata(x), scipy.stats.rankdata(y))[
+            0, 1
+        ],
     ),
 }
 
 
-@pytest.mark.parametrize(("check", "answer"), list(CORRECT_ANSWERS.values()), ids=list(CORRECT_ANSWERS))
+@pytest.mark.parametrize(
+    ("check", "answer"), list(CORRECT_ANSWERS.values()), ids=list(CORRECT_ANSWERS)
+)
 def test_correct_answers_in_every_form_are_accepted(check, answer):
     verdict = check(answer)
     assert verdict.status == CORRECT, verdict.message
@@ -153,53 +187,117 @@ def test_correct_answers_in_every_form_are_accepted(check, answer):
 
 WRONG_ANSWERS = {
     "3CosAdd, query words not excluded": (
-        check_three_cos_add, lambda m, a, b, c: three_cos_add(m, a, b, c, exclude=False), "leave a, b and c out"),
-    "3CosAdd, a - b + c": (check_three_cos_add, lambda m, a, b, c: three_cos_add(m, a, b, c, sign=-1), "a - b + c"),
+        check_three_cos_add,
+        lambda m, a, b, c: three_cos_add(m, a, b, c, exclude=False),
+        "leave a, b and c out",
+    ),
+    "3CosAdd, a - b + c": (
+        check_three_cos_add,
+        lambda m, a, b, c: three_cos_add(m, a, b, c, sign=-1),
+        "a - b + c",
+    ),
     "3CosAdd, raw rows added": (
-        check_three_cos_add, lambda m, a, b, c: three_cos_add(m, a, b, c, normalise=False),
-        "unit length before adding"),
+        check_three_cos_add,
+        lambda m, a, b, c: three_cos_add(m, a, b, c, normalise=False),
+        "unit length before adding",
+    ),
     "3CosAdd, argmin": (
         check_three_cos_add,
-        lambda m, a, b, c: int(torch.where(torch.isin(torch.arange(len(m)), torch.tensor([a, b, c])),
-                                           float("inf"), cos_scores(m, a, b, c)).argmin()),
-        "take the argmax"),
+        lambda m, a, b, c: int(
+            torch.where(
+                torch.isin(torch.arange(len(m)), torch.tensor([a, b, c])),
+                float("inf"),
+                cos_scores(m, a, b, c),
+            ).argmin()
+        ),
+        "take the argmax",
+    ),
     "3CosAdd, Euclidean on raw rows": (
         check_three_cos_add,
-        lambda m, a, b, c: int(torch.where(torch.isin(torch.arange(len(m)), torch.tensor([a, b, c])),
-                                           float("inf"), (m - (m[b] - m[a] + m[c])).norm(dim=1)).argmin()),
-        "rank by cosine"),
+        lambda m, a, b, c: int(
+            torch.where(
+                torch.isin(torch.arange(len(m)), torch.tensor([a, b, c])),
+                float("inf"),
+                (m - (m[b] - m[a] + m[c])).norm(dim=1),
+            ).argmin()
+        ),
+        "rank by cosine",
+    ),
     "3CosAdd, the score instead of the index": (
         check_three_cos_add,
-        lambda m, a, b, c: float(cos_scores(m, a, b, c)[three_cos_add(m, a, b, c)]), "not its cosine"),
-    "3CosAdd, the top 3 indices": (check_three_cos_add, lambda m, a, b, c: torch.zeros(3), "shape (3,)"),
+        lambda m, a, b, c: float(cos_scores(m, a, b, c)[three_cos_add(m, a, b, c)]),
+        "not its cosine",
+    ),
+    "3CosAdd, the top 3 indices": (
+        check_three_cos_add,
+        lambda m, a, b, c: torch.zeros(3),
+        "shape (3,)",
+    ),
     "3CosAdd, a word": (check_three_cos_add, lambda m, a, b, c: "queen", "an int"),
     "3CosAdd, a boolean": (check_three_cos_add, lambda m, a, b, c: True, "boolean"),
     "projection, direction not normalised": (
-        check_projection, lambda m, p, q: projections(m, p, q, unit_axis=False), "divide the direction by its length"),
+        check_projection,
+        lambda m, p, q: projections(m, p, q, unit_axis=False),
+        "divide the direction by its length",
+    ),
     "projection, dot product with raw query rows": (
-        check_projection, lambda m, p, q: projections(m, p, q, unit_query=False), "cosine"),
+        check_projection,
+        lambda m, p, q: projections(m, p, q, unit_query=False),
+        "cosine",
+    ),
     "projection, raw rows subtracted": (
-        check_projection, lambda m, p, q: projections(m, p, q, unit_rows=False), "before subtracting"),
+        check_projection,
+        lambda m, p, q: projections(m, p, q, unit_rows=False),
+        "before subtracting",
+    ),
     "projection, each difference normalised": (
-        check_projection, lambda m, p, q: projections(m, p, q, unit_differences=True), "average the differences"),
-    "projection, v_i - v_j": (check_projection, lambda m, p, q: projections(m, p, q, sign=-1), "v_j - v_i"),
-    "projection, one query missing": (check_projection, lambda m, p, q: projections(m, p, q)[:-1], "has shape"),
-    "Spearman, textbook formula with average ranks": (check_spearman, textbook, "with ties 1 - 6"),
+        check_projection,
+        lambda m, p, q: projections(m, p, q, unit_differences=True),
+        "average the differences",
+    ),
+    "projection, v_i - v_j": (
+        check_projection,
+        lambda m, p, q: projections(m, p, q, sign=-1),
+        "v_j - v_i",
+    ),
+    "projection, one query missing": (
+        check_projection,
+        lambda m, p, q: projections(m, p, q)[:-1],
+        "has shape",
+    ),
+    "Spearman, textbook formula with average ranks": (
+        check_spearman,
+        textbook,
+        "with ties 1 - 6",
+    ),
     "Spearman, textbook formula with ordinal ranks": (
-        check_spearman, lambda x, y: textbook(x, y, rank=lambda v: v.argsort().argsort().double()),
-        "average of their ranks"),  # on distinct (ordinal) ranks the shortcut is exact
+        check_spearman,
+        lambda x, y: textbook(x, y, rank=lambda v: v.argsort().argsort().double()),
+        "average of their ranks",
+    ),  # on distinct (ordinal) ranks the shortcut is exact
     "Spearman, Pearson of the values": (check_spearman, pearson, "Pearson"),
     "Spearman, argsort taken as ranks": (
-        check_spearman, lambda x, y: pearson(x.argsort(), y.argsort()), "not their ranks"),
+        check_spearman,
+        lambda x, y: pearson(x.argsort(), y.argsort()),
+        "not their ranks",
+    ),
     "Spearman, ties broken by position": (
-        check_spearman, lambda x, y: pearson(x.argsort().argsort(), y.argsort().argsort()),
-        "average of their ranks"),
-    "Spearman, 1 - rho": (check_spearman, lambda x, y: 1 - spearman_rho(x, y), "is wrong"),
+        check_spearman,
+        lambda x, y: pearson(x.argsort().argsort(), y.argsort().argsort()),
+        "average of their ranks",
+    ),
+    "Spearman, 1 - rho": (
+        check_spearman,
+        lambda x, y: 1 - spearman_rho(x, y),
+        "is wrong",
+    ),
     "Spearman, no return": (check_spearman, lambda x, y: None, "forget `return`"),
 }
 
 
-@pytest.mark.parametrize(("check", "answer", "hint"), list(WRONG_ANSWERS.values()), ids=list(WRONG_ANSWERS))
+@pytest.mark.parametrize(
+    ("check", "answer", "hint"), list(WRONG_ANSWERS.values()), ids=list(WRONG_ANSWERS)
+)
 def test_wrong_answers_get_the_specific_hint(check, answer, hint):
     verdict = check(answer)
     assert verdict.status == INCORRECT
@@ -222,7 +320,10 @@ def test_analogy_cases_have_no_near_tie_for_first_place():
 
 
 def test_textbook_formula_is_exact_on_the_cases_without_ties():
-    distinct = [len(x.unique()) == len(x) and len(y.unique()) == len(y) for x, y in _SPEARMAN_CASES]
+    distinct = [
+        len(x.unique()) == len(x) and len(y.unique()) == len(y)
+        for x, y in _SPEARMAN_CASES
+    ]
     without_ties = [case for case, d in zip(_SPEARMAN_CASES, distinct) if d]
     with_ties = [case for case, d in zip(_SPEARMAN_CASES, distinct) if not d]
     assert len(without_ties) >= 2 and len(with_ties) >= 2
@@ -233,5 +334,7 @@ def test_textbook_formula_is_exact_on_the_cases_without_ties():
 
 
 def test_messages_show_the_cases_without_float32_noise():
-    message = check_spearman(lambda x, y: pearson(x.argsort().argsort(), y.argsort().argsort())).message
+    message = check_spearman(
+        lambda x, y: pearson(x.argsort().argsort(), y.argsort().argsort())
+    ).message
     assert "0.3," in message and "0.30000001" not in message

@@ -45,7 +45,12 @@ def test_labels_do_not_overlap_and_stay_inside(seed):
     renderer = fig.canvas.get_renderer()
     for artist in artists:
         box = Text.get_window_extent(artist, renderer)
-        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+        assert (
+            frame.x0 <= box.x0
+            and box.x1 <= frame.x1
+            and frame.y0 <= box.y0
+            and box.y1 <= frame.y1
+        )
     plt.close(fig)
 
 
@@ -55,8 +60,10 @@ def test_naive_labels_would_overlap():
     fig, ax = plt.subplots(figsize=(6.4, 5.0))
     ax.scatter(x, y, s=40)
     ax.margins(0.2)
-    artists = [ax.annotate(t, (a, b), xytext=(4, 3), textcoords="offset points", fontsize=8)
-               for t, a, b in zip(texts, x, y)]
+    artists = [
+        ax.annotate(t, (a, b), xytext=(4, 3), textcoords="offset points", fontsize=8)
+        for t, a, b in zip(texts, x, y)
+    ]
     fig.canvas.draw()
     assert slow_overlaps(artists) > 0
     plt.close(fig)

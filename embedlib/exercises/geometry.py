@@ -26,7 +26,9 @@ def _vectors(matrix: torch.Tensor) -> WordVectors:
 # (matrix, a, b, c): "a is to b as c is to ?". Between them the five cases expose each mistake
 # that check_three_cos_add names (tests/test_exercises_geometry.py proves it).
 _QUERIES = [(0, 1, 2), (5, 17, 30), (39, 3, 8), (11, 12, 13), (7, 2, 21)]
-_ANALOGY_CASES = [(_matrix(seed, 40, 6), a, b, c) for seed, (a, b, c) in enumerate(_QUERIES)]
+_ANALOGY_CASES = [
+    (_matrix(seed, 40, 6), a, b, c) for seed, (a, b, c) in enumerate(_QUERIES)
+]
 
 
 def _three_cos_add(matrix: torch.Tensor, a: int, b: int, c: int) -> int:
@@ -34,7 +36,9 @@ def _three_cos_add(matrix: torch.Tensor, a: int, b: int, c: int) -> int:
 
 
 def _best_unnormalised(matrix: torch.Tensor, a: int, b: int, c: int) -> int:
-    scores = normalize_rows(matrix[b] - matrix[a] + matrix[c]) @ normalize_rows(matrix).T  # [V]
+    scores = (
+        normalize_rows(matrix[b] - matrix[a] + matrix[c]) @ normalize_rows(matrix).T
+    )  # [V]
     scores[[a, b, c]] = -torch.inf
     return int(scores.argmax())
 
@@ -55,12 +59,18 @@ def _nearest_raw_euclidean(matrix: torch.Tensor, a: int, b: int, c: int) -> int:
 def _as_index(value) -> int:
     """One row index from an int, a NumPy integer, or a one-element tensor or array."""
     if isinstance(value, bool) or isinstance(value, np.bool_):
-        raise LearnerError(f"return the row index of the answer (an int), got the boolean {value!r}.")
+        raise LearnerError(
+            f"return the row index of the answer (an int), got the boolean {value!r}."
+        )
     if isinstance(value, (torch.Tensor, np.ndarray)):
         if value.size if isinstance(value, np.ndarray) else value.numel() != 1:
             shape = tuple(value.shape)
             raise LearnerError(f"return one row index, got an array of shape {shape}.")
-        if value.dtype.is_floating_point if isinstance(value, torch.Tensor) else value.dtype.kind == "f":
+        if (
+            value.dtype.is_floating_point
+            if isinstance(value, torch.Tensor)
+            else value.dtype.kind == "f"
+        ):
             value = float(value.item())
         else:
             value = value.item()
@@ -73,7 +83,9 @@ def _as_index(value) -> int:
             f"returned {value:.4g}, a score, not a row: return the index of the best row "
             "(argmax), not its cosine."
         )
-    raise LearnerError(f"return the row index of the answer (an int), got {type(value).__name__} {value!r}.")
+    raise LearnerError(
+        f"return the row index of the answer (an int), got {type(value).__name__} {value!r}."
+    )
 
 
 @checker("3CosAdd analogy")
@@ -85,19 +97,29 @@ def check_three_cos_add(three_cos_add) -> str:
             continue
         name = f"three_cos_add(matrix, a={a}, b={b}, c={c})"
         if got in (a, b, c):
-            raise LearnerError(f"{name} returned {got}, one of the query words: leave a, b and c out of the candidates.")
+            raise LearnerError(
+                f"{name} returned {got}, one of the query words: leave a, b and c out of the candidates."
+            )
         if got == _three_cos_add(matrix, b, a, c):
-            raise LearnerError(f"{name} returned {got}: that is a - b + c; the target is b - a + c.")
+            raise LearnerError(
+                f"{name} returned {got}: that is a - b + c; the target is b - a + c."
+            )
         if got == _best_unnormalised(matrix, a, b, c):
-            raise LearnerError(f"{name} returned {got}: scale a, b and c to unit length before adding them.")
+            raise LearnerError(
+                f"{name} returned {got}: scale a, b and c to unit length before adding them."
+            )
         if got == _argmin_cosine(matrix, a, b, c):
-            raise LearnerError(f"{name} returned {got}, the row of lowest cosine: take the argmax.")
+            raise LearnerError(
+                f"{name} returned {got}, the row of lowest cosine: take the argmax."
+            )
         if got == _nearest_raw_euclidean(matrix, a, b, c):
             raise LearnerError(
                 f"{name} returned {got}, the row nearest to b - a + c by distance between raw rows: "
                 "rank by cosine (rows of unit length), or long rows lose."
             )
-        raise LearnerError(f"{name} returned {got}, expected {expected}: rank every row by its cosine with b̂ - â + ĉ.")
+        raise LearnerError(
+            f"{name} returned {got}, expected {expected}: rank every row by its cosine with b̂ - â + ĉ."
+        )
     return "Same answers as embedlib.geometry.analogy on all 5 cases."
 
 
@@ -149,10 +171,22 @@ def check_projection(projections) -> str:
 # Two cases without ties first (the textbook shortcut formula is right there), then two with
 # ties, as human similarity scores have. Unsorted, so that argsort (an order) != ranks.
 _SPEARMAN_CASES = [
-    (torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0]), torch.tensor([1.0, 4.0, 9.0, 16.0, 100.0])),  # monotone: rho = 1
-    (torch.tensor([0.2, 3.1, 1.7, 4.4, 0.9, 2.5]), torch.tensor([1.0, 5.0, 6.0, 2.0, 3.0, 4.0])),
-    (torch.tensor([3.0, 1.0, 2.0, 2.0, 5.0, 5.0, 0.5]), torch.tensor([0.3, 0.1, 0.5, 0.2, 0.9, 0.7, 0.0])),  # ties
-    (torch.tensor([7.0, 5.5, 8.0, 1.0, 2.0, 2.0]), torch.tensor([0.9, 0.95, 0.1, -0.3, 0.4, 0.0])),
+    (
+        torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0]),
+        torch.tensor([1.0, 4.0, 9.0, 16.0, 100.0]),
+    ),  # monotone: rho = 1
+    (
+        torch.tensor([0.2, 3.1, 1.7, 4.4, 0.9, 2.5]),
+        torch.tensor([1.0, 5.0, 6.0, 2.0, 3.0, 4.0]),
+    ),
+    (
+        torch.tensor([3.0, 1.0, 2.0, 2.0, 5.0, 5.0, 0.5]),
+        torch.tensor([0.3, 0.1, 0.5, 0.2, 0.9, 0.7, 0.0]),
+    ),  # ties
+    (
+        torch.tensor([7.0, 5.5, 8.0, 1.0, 2.0, 2.0]),
+        torch.tensor([0.9, 0.95, 0.1, -0.3, 0.4, 0.0]),
+    ),
 ]
 
 
