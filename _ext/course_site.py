@@ -26,6 +26,10 @@ article header keeps a search icon on narrow screens). Emptying pydata's ``navba
 removes that bar. This is set here rather than under ``sphinx.config`` in ``_config.yml``,
 where an ``html_theme_options`` key would replace Jupyter Book's theme options (launch and
 repository buttons) instead of adding to them.
+
+4. The Colab and download buttons of a chapter open its learner's copy, ``learner/NN.ipynb``
+(plain Jupyter Markdown, no MyST roles: see ``scripts/learner_notebooks.py``), not the book
+source. The copies are served from the site's ``learner/`` folder.
 """
 
 from __future__ import annotations
@@ -96,8 +100,42 @@ def _drop_duplicate_scripts(app: Sphinx, pagename: str, templatename: str, conte
     context["script_files"] = unique
 
 
+LEARNER = "learner"  # the learner notebooks' folder, in the repository and in the site
+
+
+def _learner_buttons(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    if not pagename.startswith("chapters/"):
+        return
+    stem = pagename.removeprefix("chapters/")
+    if not (Path(app.srcdir) / LEARNER / f"{stem}.ipynb").is_file():
+        raise ExtensionError(f"{LEARNER}/{stem}.ipynb is missing: run `make learner` and commit it.")
+    local = context["pathto"](f"{LEARNER}/{stem}.ipynb", 1)
+
+    def retarget(buttons: list) -> None:
+        for button in buttons:
+            url = button.get("url", "")
+            if "colab.research.google.com" in url:
+                button["url"] = url.replace(f"/{pagename}.ipynb", f"/{LEARNER}/{stem}.ipynb")
+            elif url.endswith(f"_sources/{pagename}.ipynb"):
+                button["url"] = local
+            retarget(button.get("buttons", []))
+
+    retarget(context.get("header_buttons", []))
+
+
+def _copy_learner_notebooks(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    target = Path(app.outdir) / LEARNER
+    target.mkdir(exist_ok=True)
+    for notebook in sorted((Path(app.srcdir) / LEARNER).glob("*.ipynb")):
+        shutil.copyfile(notebook, target / notebook.name)
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", _configure)
     app.connect("html-page-context", _drop_duplicate_scripts)
+    app.connect("html-page-context", _learner_buttons, priority=900)
     app.connect("build-finished", _copy_mathjax)
+    app.connect("build-finished", _copy_learner_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -148,7 +148,7 @@ def test_notebook_page_links_to_colab_and_offers_the_download(rendered, browser,
     facts, _ = rendered[page.docname]
     url, _ = browser
     assert facts["colab"] == [page.colab_url()], f"{page.html}: Colab links {facts['colab']}"
-    assert facts["downloads"] == [f"{url}_sources/{page.docname}.ipynb"], f"{page.html}: {facts['downloads']}"
+    assert facts["downloads"] == [f"{url}learner/{page.learner_copy.name}"], f"{page.html}: {facts['downloads']}"
 
 
 def test_search_finds_pages(browser):
