@@ -430,3 +430,33 @@ def test_decoder_sees_only_the_left_context(smollm2):
 def test_decoder_rejects_custom_masks(smollm2):
     with pytest.raises(ValueError, match="encoder"):
         word_layers(RIVER, "bank", isolate="all", model="smollm2")
+
+
+def test_each_call_tokenises_the_sentence_once(monkeypatch):
+    import embedlib.contextual as contextual
+
+    calls = []
+    real = load_tokenizer()
+
+    class Counting:
+        def __call__(self, *args, **kwargs):
+            calls.append(args[0])
+            return real(*args, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    monkeypatch.setattr(contextual, "get_tokenizer", lambda model="minilm": Counting())
+    for call in (lambda: token_vectors(RIVER, "bank", 3), lambda: word_layers(RIVER, "bank"),
+                 lambda: token_vectors(RIVER, "bank", 3, isolate="word")):
+        calls.clear()
+        call()
+        assert calls == [RIVER]
+
+
+def test_static_and_contextual_word_vectors_say_which_they_are():
+    assert static_vector("bank").static and static_vector("bank").layer is None
+    top = token_vectors(RIVER, "bank", 6)
+    assert not top.static and top.layer == 6
+    with pytest.raises(TypeError):
+        token_vectors(RIVER, "bank")  # the layer is required: no default that could mean "static"
