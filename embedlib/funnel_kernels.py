@@ -238,9 +238,10 @@ def best_per_query(rows: np.ndarray, values: np.ndarray, counts: np.ndarray,
 
 
 def _rerank_scores_torch(queries, database, shortlist):
-    full = torch.empty(shortlist.shape, dtype=queries.dtype)  # [Q, T]
+    full = torch.empty(shortlist.shape, dtype=torch.float32)  # [Q, T]
     for q in range(queries.shape[0]):  # T gathered rows stay in cache, one query at a time
-        torch.mv(database.index_select(0, shortlist[q]), queries[q], out=full[q])  # [T, d] @ [d]
+        rows = database.index_select(0, shortlist[q]).float()  # [T, d]
+        torch.mv(rows, queries[q].float(), out=full[q])  # [T, d] @ [d]
     return full
 
 
@@ -258,14 +259,43 @@ def _rerank_scores_compiled(queries, database, shortlist):
     return full
 
 
-def rerank_scores(queries: torch.Tensor, database: torch.Tensor, shortlist: torch.Tensor) -> torch.Tensor:
-    """Full-width scores ``queries[q] . database[shortlist[q, i]]``, [Q, T], in the data's dtype.
+def _rerank_scores_bf16_compiled(queries, database, shortlist):
+    """The same for bfloat16 data given as its uint16 bit patterns: a bfloat16 is the top
+    half of a float32, so shifting its bits left by 16 gives the float32 of the same value."""
+    n_queries, t = shortlist.shape
+    width = queries.shape[1]
+    full = np.empty((n_queries, t), dtype=np.float32)
+    query_bits = np.empty(width, dtype=np.uint32)
+    row_bits = np.empty(width, dtype=np.uint32)
+    query, row = query_bits.view(np.float32), row_bits.view(np.float32)
+    for q in range(n_queries):
+        for j in range(width):
+            query_bits[j] = np.uint32(queries[q, j]) << np.uint32(16)
+        for i in range(t):
+            r = shortlist[q, i]
+            for j in range(width):
+                row_bits[j] = np.uint32(database[r, j]) << np.uint32(16)
+            s = np.float32(0.0)
+            for j in range(width):
+                s += row[j] * query[j]
+            full[q, i] = s
+    return full
 
-    float32 data goes through a compiled loop (no gathered copy of the rows); other dtypes
-    (bfloat16) through torch, one query's T rows at a time.
+
+def rerank_scores(queries: torch.Tensor, database: torch.Tensor, shortlist: torch.Tensor) -> torch.Tensor:
+    """Full-width scores ``queries[q] . database[shortlist[q, i]]``, float32 [Q, T].
+
+    The rows are read in the database's dtype and summed in float32. float32 and bfloat16
+    data go through compiled loops (no gathered copy of the rows); other dtypes through torch,
+    one query's T rows at a time.
     """
     if USE_NUMBA and queries.dtype == database.dtype == torch.float32:
         return torch.from_numpy(_compiled["rerank"](queries.numpy(), database.numpy(), shortlist.numpy()))
+    if USE_NUMBA and queries.dtype == database.dtype == torch.bfloat16:
+        as_bits = lambda x: x.view(torch.int16).numpy().view(np.uint16)  # noqa: E731
+        return torch.from_numpy(
+            _compiled["rerank_bf16"](as_bits(queries), as_bits(database), shortlist.numpy())
+        )
     return _rerank_scores_torch(queries, database, shortlist)
 
 
@@ -279,3 +309,6 @@ if numba is not None:
     _compiled["rth"] = numba.njit(nogil=True, cache=True)(_rth_largest_compiled)
     _compiled["best"] = numba.njit(nogil=True, cache=True)(_best_per_query_compiled)
     _compiled["rerank"] = numba.njit(nogil=True, cache=True, fastmath=True)(_rerank_scores_compiled)
+    _compiled["rerank_bf16"] = numba.njit(nogil=True, cache=True, fastmath=True)(
+        _rerank_scores_bf16_compiled
+    )

@@ -327,9 +327,9 @@ def funnel_search(
             shortlist[q] = torch.topk(prefix_scores, shortlist_k).indices.numpy()
     with _stage(stages, "rerank at full width"):
         shortlist = torch.from_numpy(shortlist)
-        full = kernels.rerank_scores(queries, database, shortlist)  # [Q, T]
+        full = kernels.rerank_scores(queries, database, shortlist)  # [Q, T], summed in float32
         top = torch.topk(full, k, dim=1)
-        result = SearchResult(top.values, torch.gather(shortlist, 1, top.indices))
+        result = SearchResult(top.values.to(database.dtype), torch.gather(shortlist, 1, top.indices))
     return result
 
 

@@ -119,3 +119,13 @@ def test_fallback_fp32_funnel_is_still_exactly_the_naive_one(fallbacks):
     database, queries = structured_vectors(3000, 64, seed=7), structured_vectors(20, 64, seed=8)
     fast = funnel_search(queries, database, 8, 40, 10, precision="fp32", block_rows=500)
     assert torch.equal(fast.indices, naive_funnel_search(queries, database, 8, 40, 10).indices)
+
+
+@needs_numba
+def test_bf16_rerank_compiled_equals_torch_summing_in_float32():
+    queries = structured_vectors(5, 40, seed=9).bfloat16()
+    database = structured_vectors(200, 40, seed=10).bfloat16()
+    shortlist = torch.randint(200, (5, 30), generator=torch.Generator().manual_seed(1))
+    compiled = kernels.rerank_scores(queries, database, shortlist)
+    assert compiled.dtype == torch.float32
+    torch.testing.assert_close(compiled, kernels._rerank_scores_torch(queries, database, shortlist))
