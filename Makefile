@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 export PYTHONHASHSEED := 0
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: site test lab execute freeze clean
+.PHONY: site test test-portable lab execute freeze clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,12 @@ site: $(STAMP)
 ## test: unit tests, every notebook under nbval, the website build and its browser checks.
 ## Two workers (one per core); --dist loadfile keeps each notebook's cells in one kernel, in order.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests chapters --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	$(BIN)/python -m pytest tests chapters -p tests.nbval_numeric --nbval-numeric --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--nbval-current-env -n 2 --dist loadfile --durations=25 --durations-min=1.0 -q -rfE
+
+## test-portable: the notebook tests under six CPU kernel settings (run before storing outputs)
+test-portable: $(STAMP)
+	$(BIN)/python scripts/portability.py test
 
 ## lab: open the notebooks in JupyterLab for local work
 lab: $(STAMP)
