@@ -16,7 +16,7 @@ Three fair comparisons:
     python benchmarks/bench_retrieval.py [--n 300000] [--queries 500] [--rounds 5] [--out FILE]
 
 The result (machine, date, versions, load, every variant, the stage breakdown) is printed and
-written as JSON to ``benchmarks/results/bench_retrieval.json``; chapter 5 shows that file.
+written as JSON to ``embedlib/results/bench_retrieval.json``; chapter 5 shows that file.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from embedlib import funnel_kernels
+from embedlib import funnel_kernels, retrieval
+from embedlib.bench_results import RETRIEVAL, retrieval_report, stage_report
 from embedlib.retrieval import (
     build_prefix_index,
     funnel_flop_ratio,
@@ -44,7 +45,6 @@ from embedlib.retrieval import (
     structured_vectors,
 )
 
-RESULTS = Path(__file__).parent / "results" / "bench_retrieval.json"
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16", "amx_int8")
 
 
@@ -92,6 +92,15 @@ def exact_products_only(queries: torch.Tensor, database: torch.Tensor) -> None:
         torch.matmul(block, database.T, out=buffer[: block.shape[0]])
 
 
+def scan_products_only(queries: torch.Tensor, index, block_rows: int = 1024) -> None:
+    """The funnel scan's block products alone, into its reused buffer (no compare, no keep)."""
+    prefix = retrieval._quantise_queries(queries, index)
+    dtype = torch.int32 if index.precision == "int8" else prefix.dtype
+    buffer = torch.empty(prefix.shape[0], block_rows, dtype=dtype)
+    for start in range(0, index.size - block_rows + 1, block_rows):
+        funnel_kernels.prefix_products(prefix, index.prefix[start : start + block_rows], index.precision, out=buffer)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=300_000, help="database size")
@@ -99,7 +108,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--shortlist-dim", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RETRIEVAL)
     args = parser.parse_args()
     torch.set_num_threads(1)
     if funnel_kernels.numba is not None:
@@ -153,18 +162,26 @@ def main() -> None:
                 recalls16[name] = recall_at_k(result.indices, truth16)
 
     # the stage breakdown of the three T=100 funnels, rounds interleaved too
-    staged = {
-        "fast funnel fp32, T=100": lambda s: funnel_search(queries, database, m, 100, k, index=indexes["fp32"], stages=s),
-        "fast funnel bf16 (bf16 rerank), T=100": lambda s: funnel_search(q16, db16, m, 100, k, index=indexes["bf16"], stages=s),
-        "fast funnel bf16 prefix, fp32 rerank, T=100": lambda s: funnel_search(queries, database, m, 100, k, index=indexes["bf16"], stages=s),
-        "fast funnel int8 prefix, fp32 rerank, T=100": lambda s: funnel_search(queries, database, m, 100, k, index=indexes["int8"], stages=s),
+    staged = {  # name -> (queries, database, precision of the prefix)
+        "fast funnel fp32, T=100": (queries, database, "fp32"),
+        "fast funnel bf16 (bf16 rerank), T=100": (q16, db16, "bf16"),
+        "fast funnel bf16 prefix, fp32 rerank, T=100": (queries, database, "bf16"),
+        "fast funnel int8 prefix, fp32 rerank, T=100": (queries, database, "int8"),
     }
     stage_runs: dict[str, list[dict[str, float]]] = {name: [] for name in staged}
     for _ in range(args.rounds):
-        for name, run in staged.items():
+        for name, (qs, db, precision) in staged.items():
             stages: dict[str, float] = {}
-            run(stages)
-            stage_runs[name].append(stages)
+            funnel_search(qs, db, m, 100, k, index=indexes[precision], stages=stages)
+            start = time.perf_counter()
+            scan_products_only(qs, indexes[precision])
+            products = time.perf_counter() - start
+            ordered = {}
+            for stage, seconds in stages.items():  # list the products right after the scan
+                ordered[stage] = seconds
+                if stage.startswith("scan"):
+                    ordered["  of which the scan's products alone"] = products
+            stage_runs[name].append(ordered)
     stage_medians = {
         name: {stage: statistics.median(r[stage] for r in runs) for stage in runs[0]}
         for name, runs in stage_runs.items()
@@ -211,32 +228,12 @@ def main() -> None:
 
 def report(result: dict) -> None:
     """Print the benchmark's JSON as tables."""
-    mach, s = result["machine"], result["settings"]
-    flags = ", ".join(f for f, present in mach["flags"].items() if present) or "none of the listed"
-    missing = ", ".join(f for f, present in mach["flags"].items() if not present)
-    print(f"{result['date_utc']} UTC | {mach['cpu']} ({mach['logical_cpus']} logical CPUs) | {flags}"
-          f"{' | no ' + missing if missing else ''}")
     v = result["versions"]
-    print(f"torch {v['torch']}, numpy {v['numpy']}, numba {v['numba']} "
-          f"(compiled kernels: {v['compiled_kernels']}, torch._int_mm: {v['torch._int_mm']})")
-    before, after = result["load_average_before_after"]
-    print(f"N={s['N']:,}, d={s['d']}, Q={s['queries']}, k={s['k']}, m={s['shortlist_dim']}, "
-          f"{s['threads']} thread, median of {s['rounds']} interleaved rounds")
-    print(f"load average {before} before, {after} after, on {mach['logical_cpus']} CPUs: "
-          + ("the machine was shared; absolute times are inflated, ratios within a round less so"
-             if max(before, after) > 1.5 else "a quiet machine"))
-    print("index build (once): " + ", ".join(f"{p} {ms:.0f} ms" for p, ms in result["index_build_ms"].items()))
-    print(f"\n{'variant':<45} {'ms':>7} {'vs fp32':>8} {'vs own':>7} {'recall':>7} {'FLOPs':>6}")
-    for row in result["variants"]:
-        recall = f"{row['recall_at_10']:.4f}" if row["recall_at_10"] is not None else "-"
-        print(f"{row['variant']:<45} {row['median_ms']:>7.1f} {row['speedup_vs_exact_fp32']:>7.1f}x "
-              f"{row['speedup_vs_own_exact']:>6.1f}x {recall:>7} {row['flop_ratio']:>5.1f}x")
-    print("('vs own': the bf16 funnel against exact bf16 search, the others against exact fp32)")
-    print(f"\nFLOP-ratio floor at T=100: exact fp32 time / FLOP ratio = "
-          f"{result['flop_ratio_floor_ms_T100']:.0f} ms")
-    for name, stages in result["stages_ms_T100"].items():
-        print(f"stages of {name} (median ms): "
-              + ", ".join(f"{stage} {ms:.1f}" for stage, ms in stages.items()))
+    print(retrieval_report(result))
+    print(f"compiled kernels: {v['compiled_kernels']}, torch._int_mm: {v['torch._int_mm']}; "
+          "index build (once): "
+          + ", ".join(f"{p} {ms:.0f} ms" for p, ms in result["index_build_ms"].items()))
+    print(stage_report(result))
 
 
 if __name__ == "__main__":

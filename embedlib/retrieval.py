@@ -378,3 +378,31 @@ def score_variance_share(dim: int, prefix: int, exponent: float = 0.5) -> float:
         raise ValueError(f"prefix={prefix} must be between 1 and dim={dim}")
     weights = np.arange(1, dim + 1, dtype=np.float64) ** (-4 * exponent)
     return float(weights[:prefix].sum() / weights.sum())
+
+
+def funnel_recall_curve(
+    queries: Any, database: Any, shortlist_dim: int, shortlist_ks: Any, k: int
+) -> list[float]:
+    """recall@k of the plain funnel against exact full-width search, for each shortlist size T.
+
+    One prefix top-:math:`T_{max}` per query serves every T (a top-T list is the first T of
+    the sorted top-:math:`T_{max}`); each T is then reranked at full width. Equal to
+    ``recall_at_k(naive_funnel_search(q, x, m, T, k).indices, search(q, x, k).indices)``
+    up to ties. This measures self-consistency (does the funnel return what exact search on
+    the same vectors returns), not whether those neighbours are relevant.
+    """
+    queries, database = as_matrix(queries, "queries"), as_matrix(database, "database")
+    shortlist_ks = [int(t) for t in shortlist_ks]
+    _check_search_inputs(queries, database, k)
+    for t in shortlist_ks:
+        _check_funnel_arguments(database, shortlist_dim, t, k)
+    queries = queries.to(database.dtype)
+    truth = search(queries, database, k).indices  # [Q, k]
+    prefix_scores = queries[:, :shortlist_dim] @ database[:, :shortlist_dim].T  # [Q, N]
+    shortlist = torch.topk(prefix_scores, max(shortlist_ks), dim=1).indices  # [Q, T_max], sorted
+    full = torch.einsum("qtd,qd->qt", database[shortlist], queries)  # [Q, T_max]
+    recalls = []
+    for t in shortlist_ks:
+        top = torch.topk(full[:, :t], k, dim=1).indices  # [Q, k]
+        recalls.append(recall_at_k(torch.gather(shortlist, 1, top), truth))
+    return recalls

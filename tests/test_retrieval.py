@@ -190,3 +190,19 @@ def test_score_variance_share():
     x, q = structured_vectors(4000, 64, seed=0), structured_vectors(4000, 64, seed=1)
     measured = float(((q[:, :8] * x[:, :8]).sum(1)).var() / ((q * x).sum(1)).var())
     assert measured == pytest.approx(score_variance_share(64, 8), abs=0.03)
+
+
+def test_funnel_recall_curve_equals_one_naive_funnel_per_t():
+    from embedlib.retrieval import funnel_recall_curve
+
+    database, queries = structured_vectors(3000, 64, seed=21, exponent=0.25), structured_vectors(25, 64, seed=22)
+    ts = (10, 40, 200)
+    truth = search(queries, database, 10).indices
+    expected = [recall_at_k(naive_funnel_search(queries, database, 8, t, 10).indices, truth) for t in ts]
+    assert funnel_recall_curve(queries, database, 8, ts, 10) == pytest.approx(expected)
+    assert funnel_recall_curve(queries, database, 64, [10], 10) == [1.0]
+
+
+def test_structured_vectors_exponent():
+    x = structured_vectors(20_000, 16, seed=0, exponent=0.25)
+    torch.testing.assert_close(x.var(dim=0), torch.arange(1, 17, dtype=torch.float32) ** -0.5, rtol=0.05, atol=0)
