@@ -129,11 +129,11 @@ def embed_windows(
     """Unit-length MiniLM embeddings of windows that together cover all of ``text``.
 
     The text's word pieces are cut by :func:`window_spans` into windows of at most
-    ``size - 2`` pieces (``stride`` apart), each framed by ``[CLS]`` and ``[SEP]``, so every
-    window fits ``size`` positions; each is embedded like a sentence (mean of the last
-    layer's vectors, normalised: :func:`embedlib.sentences.embed_sentences`). Returns
-    ``[n_windows, d]``, in text order: search them one by one, or combine them, instead of
-    reading only the first ``size`` tokens.
+    ``size - 2`` pieces (``stride`` apart), each framed by ``[CLS]`` and ``[SEP]``, so
+    every window fits ``size`` positions; each is embedded like a sentence (mean of the
+    last layer's vectors, normalised, as :func:`embedlib.sentences.embed_sentences`).
+    Returns ``[n_windows, d]`` in text order: search the windows one by one, or combine
+    them, instead of reading only the first ``size`` tokens.
     """
     model = load_model() if model is None else model
     tokenizer = load_tokenizer() if tokenizer is None else tokenizer

@@ -38,10 +38,11 @@ GIB = 2**30
 
 
 def _positive(**sizes: int) -> list[int]:
-    """The sizes as Python ints; ValueError naming the first that is not a positive integer.
+    """The sizes as Python ints; ValueError naming the first that is not a positive
+    integer.
 
-    Any integer type is accepted (``int``, NumPy integers such as ``np.int64``, 0-d integer
-    tensors: whatever ``operator.index`` takes); booleans and floats are not.
+    Any integer type is accepted (``int``, NumPy integers such as ``np.int64``, 0-d
+    integer tensors: whatever ``operator.index`` takes); booleans and floats are not.
     """
     counts = []
     for name, value in sizes.items():
@@ -179,8 +180,8 @@ def returned_cache(output):
 def decode_step(model, output, next_ids: torch.Tensor):
     """Run ``model`` on ``next_ids`` (``(batch, k)``) after ``output``, reusing its cache.
 
-    This is one step of generation: only the new tokens' keys and values are computed and
-    appended to the cache. The keyword is ``cache`` in recent transformers and
+    This is one step of generation: only the new tokens' keys and values are computed
+    and appended to the cache. The keyword is ``cache`` in recent transformers and
     ``past_key_values`` before; the model's signature says which.
     """
     import inspect
