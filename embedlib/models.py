@@ -432,13 +432,13 @@ def _resolve_smollm2_folder() -> Source:
     source = smollm2_source()
     if source.kind in ("folder", "hub"):
         return source
+    if source.kind == "cache" and cache_is_valid():  # intact: no lock needed to read it
+        return source
     gguf = bundled_gguf()
-    if gguf is None:  # a cache without the bundle: usable only if it is intact
-        return source if cache_is_valid() else Source("hub", SMOLLM2_ID)
-    try:
-        return Source(
-            "cache", str(build_cache(gguf))
-        )  # verifies it; rebuilds if needed
+    if gguf is None:  # a damaged cache and nothing to rebuild it from
+        return Source("hub", SMOLLM2_ID)
+    try:  # under the lock: verify again, rebuild if still needed
+        return Source("cache", str(build_cache(gguf)))
     except OSError as error:  # e.g. a read-only home: dequantise in memory, every time
         warnings.warn(
             f"could not write the SmolLM2 cache in {cache_dir()} ({error}); set "
@@ -586,14 +586,9 @@ def load_tokenizer(name: str = "minilm"):
     return _cached_tokenizer(canonical_name(name))
 
 
-def _clear_caches() -> None:
-    _cached_model.cache_clear()
-    _cached_tokenizer.cache_clear()
-
-
-# Kept from the single-model loaders, which tests and notebooks call.
-load_model.cache_clear = _clear_caches  # type: ignore[attr-defined]
-load_tokenizer.cache_clear = _clear_caches  # type: ignore[attr-defined]
+# ``cache_clear`` as on the single-model loaders, which tests call.
+load_model.cache_clear = _cached_model.cache_clear  # type: ignore[attr-defined]
+load_tokenizer.cache_clear = _cached_tokenizer.cache_clear  # type: ignore[attr-defined]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -139,9 +139,11 @@ def sandbox(monkeypatch, tmp_path):
     monkeypatch.setattr(models, "dequantise_gguf", dequantise)
     monkeypatch.setattr(models, "_gguf_tokenizer", tiny_tokenizer)
     models.load_model.cache_clear()
+    models.load_tokenizer.cache_clear()
     models._VERIFIED.clear()
     yield builds
     models.load_model.cache_clear()
+    models.load_tokenizer.cache_clear()
     models._VERIFIED.clear()
 
 
@@ -180,6 +182,7 @@ def test_bundle_is_dequantised_once_into_a_verified_cache(sandbox):
 def test_cache_is_reused_without_dequantising_again(sandbox):
     models.load_model("smollm2")
     models.load_model.cache_clear()
+    models.load_tokenizer.cache_clear()
     models._VERIFIED.clear()  # as in a fresh process: the hash is checked again
     model = models.load_model("smollm2")
     assert len(sandbox) == 1
@@ -397,3 +400,19 @@ def test_real_smollm2_predicts_news_text_far_better_than_chance(smollm2):
         loss = float(model(ids, labels=ids).loss)
     assert 2.0 < loss < 5.0, loss  # chance is ln 49,152 = 10.8 nats/token
     assert loss < math.log(49_152) / 2
+
+
+def test_an_intact_cache_is_used_without_writing_anything(sandbox, monkeypatch):
+    """A valid cache in a read-only place (no lock file can be made) still loads."""
+    from filelock import FileLock
+
+    models.load_model("smollm2")
+    models.load_model.cache_clear()
+    models._VERIFIED.clear()
+
+    def no_lock(*args, **kwargs):
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(FileLock, "__enter__", no_lock)
+    assert_tied_float32_eval(models.load_model("smollm2"))
+    assert len(sandbox) == 1
