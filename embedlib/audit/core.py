@@ -283,8 +283,12 @@ def audit(
         steps.update()
     steps.close()
     null_cos = _spread([m["mean_cosine"] for m in null])
+    # a few draws estimate the noise's sd poorly: floor it by the isotropic value,
+    # sd of the mean of n(n-1)/2 pairwise cosines, each of variance 1/d
+    null_cos["sd_isotropic"] = math.sqrt(2 / (d * kept * (kept - 1)))
+    noise_sd = max(null_cos["sd"], null_cos["sd_isotropic"])
     beyond = raw["mean_cosine"] > null_cos["max"] and \
-        raw["mean_cosine"] - null_cos["mean"] > 5 * max(null_cos["sd"], 1e-12)
+        raw["mean_cosine"] - null_cos["mean"] > 5 * noise_sd
     data["anisotropy"] = {"mean_cosine": raw["mean_cosine"], "mean_cosine_centred": centred["mean_cosine"],
                           "baseline": null_cos, "beyond_baseline": bool(beyond),
                           "warn": bool(beyond and raw["mean_cosine"] >= MEAN_COSINE_MIN)}
