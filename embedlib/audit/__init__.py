@@ -15,7 +15,14 @@ import types
 from .core import AuditReport, audit
 from .loaders import AuditInputError, Table, load_table
 
-__all__ = ["AuditInputError", "AuditReport", "Table", "audit", "load_table", "main"]
+__all__ = ["AuditInputError", "AuditReport", "Table", "audit", "audit_path", "load_table", "main"]
+
+
+def audit_path(path, **options) -> AuditReport:
+    """Load the table at ``path`` and audit it: the command's work, returning the report."""
+    from .cli import audit_path as run
+
+    return run(path, **options)
 
 
 def main(argv=None) -> int:

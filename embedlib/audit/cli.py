@@ -43,28 +43,37 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def run(args: argparse.Namespace) -> str:
+def audit_path(path: str, *, tensor: str | None = None, counts: str | None = None, **options):
+    """Load the table at ``path`` (any format of :mod:`embedlib.audit.loaders`) and audit it.
+
+    ``counts`` is a counts file (one 'word count' per line); ``options`` go to
+    :func:`embedlib.audit.core.audit` (sample, repeats, seed, k, mask_untrained, ...).
+    The loader's notes (e.g. that a local copy is quantised) are in ``report.notes``.
+    """
     from .core import audit
     from .counts import read_counts
     from .loaders import load_table
 
+    word_counts = read_counts(counts) if counts else None
+    table = load_table(path, tensor=tensor)
+    report = audit(table.vectors, tokens=table.labels, word_counts=word_counts,
+                   tokenizer=table.tokenizer, special_tokens=sorted(table.special_tokens),
+                   source=table.source, **options)
+    report._data["notes"] = list(table.notes)
+    return report
+
+
+def run(args: argparse.Namespace) -> str:
     for name in ("sample", "repeats", "k", "top"):
         if getattr(args, name) < 1:
             raise AuditInputError(f"--{name} must be a positive whole number, got {getattr(args, name)}")
-    word_counts = read_counts(args.counts) if args.counts else None
-    table = load_table(args.path, tensor=args.tensor)
-    report = audit(table.vectors, tokens=table.labels, word_counts=word_counts,
-                   tokenizer=table.tokenizer, special_tokens=sorted(table.special_tokens),
-                   mask_untrained=args.mask_untrained, k=args.k, sample=args.sample,
-                   repeats=args.repeats, seed=args.seed, rare_below=args.rare_below,
-                   top=args.top, source=table.source)
+    report = audit_path(args.path, tensor=args.tensor, counts=args.counts,
+                        mask_untrained=args.mask_untrained, k=args.k, sample=args.sample,
+                        repeats=args.repeats, seed=args.seed, rare_below=args.rare_below,
+                        top=args.top)
     text = str(report)
-    if table.notes:
-        text += "\n" + "\n".join(f"  note: {note}" for note in table.notes)
     if args.html:
-        from .html import render
-
-        Path(args.html).write_text(render(report._data, text), encoding="utf-8")
+        Path(args.html).write_text(report.html(), encoding="utf-8")
     if args.json and args.json != "-":
         Path(args.json).write_text(report.to_json(indent=2), encoding="utf-8")
     return report.to_json(indent=2) if args.json == "-" else text

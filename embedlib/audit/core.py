@@ -169,6 +169,18 @@ class AuditReport:
 
         return json.dumps(clean(self._data), indent=indent, allow_nan=False, ensure_ascii=False)
 
+    def plot(self):
+        """The report's four figures in one matplotlib figure: returns (figure, alt text)."""
+        from .html import plot
+
+        return plot(self._data)
+
+    def html(self) -> str:
+        """The self-contained HTML page (what ``--html`` writes)."""
+        from .html import render
+
+        return render(self._data, str(self))
+
     def __str__(self) -> str:
         from .report import format_text
 
@@ -390,6 +402,7 @@ def audit(
         data["counts"] = counting.summarise_row_counts(counts, keep, rare_below)
         data["counts"]["conclusions"] = counting.CONCLUSIONS.format(rare=rare_below)
     data["findings"] = findings(data)
+    data["notes"] = []
     return AuditReport(data)
 
 

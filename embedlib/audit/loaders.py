@@ -279,6 +279,9 @@ def load_course_model(name: str) -> Table:
     table = Table(as_float32(weight, f"the embedding table of {name or 'minilm'}"),
                   source=f"embedlib:{name or 'minilm'} (input embeddings)")
     attach_tokenizer(table, "", tokenizer)
+    note = getattr(embedlib.models, "model_note", None)
+    if note is not None and name not in ("", "minilm"):
+        table.notes.append(note(name))  # e.g. that SmolLM2's local copy is 4-bit quantised
     return table
 
 

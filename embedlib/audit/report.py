@@ -77,4 +77,5 @@ def format_text(data: dict) -> str:
     if c is not None:
         lines += textwrap.wrap(c["conclusions"], WIDTH, initial_indent="  about counts: ",
                                subsequent_indent="     ")
+    lines += [f"  note: {note}" for note in data.get("notes", [])]
     return "\n".join(lines)
