@@ -56,7 +56,7 @@ def test_a_planted_rogue_dimension_warns_by_name():
     big = noise(2000, 384)
     big[:, 7] *= 10.0  # a dimension ten times larger, mean zero
     report = audit(big, **FAST)
-    assert "rogue_magnitude" in warned(report) and report.dimensions["top_rms"][0]["dim"] == 7
+    assert "rogue_magnitude" in warned(report) and report.dimensions["top_sd"][0]["dim"] == 7
     assert "rogue_cosine" not in warned(report)
 
 

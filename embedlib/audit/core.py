@@ -8,8 +8,8 @@ For a table ``x`` [n, d] (rows = tokens or words) the audit measures
   (:func:`embedlib.diagnostics.mean_cosine`), raw and after centring;
 - each dimension's part of that mean cosine,
   :math:`c_j = (s_j^2 - \\sum_i u_{ij}^2) / (n(n-1))` with :math:`s = \\sum_i u_i` over unit
-  rows (Timkey & van Schijndel, 2021, arXiv:2109.04404), and the spread of the columns'
-  root-mean-square magnitudes (a dimension far larger than the rest);
+  rows (Timkey & van Schijndel, 2021, arXiv:2109.04404), and the largest over the median
+  of the columns' standard deviations (one coordinate varying far more than the rest);
 - hubness: the skewness of :math:`N_k` (Radovanović et al., 2010) on ``repeats`` random
   samples of ``sample`` rows, raw, after centring and with CSLS (Conneau et al., 2018,
   arXiv:1710.04087), so each suggested mitigation is measured before it is suggested.
@@ -94,9 +94,12 @@ def _moments(blocks) -> dict:
         n += block.shape[0]
     pairs = n * (n - 1)
     parts = (s * s - q) / pairs
-    rms = (sq / n).sqrt()
-    return {"n": n, "mean_cosine": float(parts.sum()), "parts": parts, "rms": rms,
-            "rms_ratio": float(rms.max() / rms.median().clamp_min(1e-30)), "mean": col / n}
+    mean = col / n
+    # each dimension's spread around its own mean: a common offset (a cone) is the parts'
+    # business; this catches one coordinate that varies far more than the rest
+    sd = (sq / n - mean * mean).clamp_min(0).sqrt()
+    return {"n": n, "mean_cosine": float(parts.sum()), "parts": parts, "sd": sd,
+            "sd_ratio": float(sd.max() / sd.median().clamp_min(1e-30)), "mean": mean}
 
 
 def _knn(units: torch.Tensor, k: int, r: torch.Tensor | None = None):
@@ -310,9 +313,9 @@ def audit(
     top_share = float(parts[order[0]] / raw["mean_cosine"]) if beyond else None
     rogue_cos = bool(beyond and top_share >= ROGUE_SHARE_MIN
                      and float(parts[order[0]]) > ROGUE_OVER_NOISE * null_part["max"])
-    null_ratio = _spread([m["rms_ratio"] for m in null])
-    rogue_mag = bool(raw["rms_ratio"] > max(2 * null_ratio["max"], MAGNITUDE_RATIO_MIN))
-    rms_order = torch.argsort(raw["rms"], descending=True)[:top]
+    null_ratio = _spread([m["sd_ratio"] for m in null])
+    rogue_mag = bool(raw["sd_ratio"] > max(2 * null_ratio["max"], MAGNITUDE_RATIO_MIN))
+    sd_order = torch.argsort(raw["sd"], descending=True)[:top]
     data["dimensions"] = {
         "parts": parts.tolist(),
         "baseline_parts": null[0]["parts"].tolist(),
@@ -320,9 +323,9 @@ def audit(
                  "share": float(parts[j] / raw["mean_cosine"]) if beyond else None} for j in order],
         "baseline_max_part": null_part,
         "warn_cosine": rogue_cos,
-        "rms_ratio": raw["rms_ratio"], "baseline_rms_ratio": null_ratio,
-        "top_rms": [{"dim": int(j), "rms": float(raw["rms"][j])} for j in rms_order],
-        "median_rms": float(raw["rms"].median()),
+        "sd_ratio": raw["sd_ratio"], "baseline_sd_ratio": null_ratio,
+        "top_sd": [{"dim": int(j), "sd": float(raw["sd"][j])} for j in sd_order],
+        "median_sd": float(raw["sd"].median()),
         "warn_magnitude": rogue_mag,
     }
 
@@ -446,14 +449,14 @@ def findings(data: dict) -> list[dict]:
             f"of any dimension on noise {dims['baseline_max_part']['max']:.1e}); cosines mostly "
             "measure that one coordinate: centre, or standardise dimensions")
     if dims["warn_magnitude"]:
-        big = dims["top_rms"][0]
-        add("rogue_magnitude", "warning", f"dimension {big['dim']} is {dims['rms_ratio']:.1f}x the "
-            f"median dimension's size (root mean square; noise of this shape "
-            f"{dims['baseline_rms_ratio']['max']:.2f}x): it dominates dot products and cosines; "
+        big = dims["top_sd"][0]
+        add("rogue_magnitude", "warning", f"dimension {big['dim']} spreads {dims['sd_ratio']:.1f}x "
+            f"as widely as the median dimension (standard deviation; noise of this shape "
+            f"{dims['baseline_sd_ratio']['max']:.2f}x): it dominates dot products and cosines; "
             "standardise dimensions or check that coordinate")
     if not (dims["warn_cosine"] or dims["warn_magnitude"]):
-        add("dimensions", "ok", f"no rogue dimension: largest/median dimension size "
-            f"{dims['rms_ratio']:.2f}x (noise {dims['baseline_rms_ratio']['max']:.2f}x)")
+        add("dimensions", "ok", f"no rogue dimension: largest/median dimension spread "
+            f"{dims['sd_ratio']:.2f}x (noise {dims['baseline_sd_ratio']['max']:.2f}x)")
     h = data["hubness"]
     o, g = h["observed"], h["gaussian"]
     spread = f"{o['mean']:.2f} +- {o['sd']:.2f} over {h['samples']} samples" if h["samples"] > 1 \

@@ -37,8 +37,8 @@ def format_text(data: dict) -> str:
         f"  {'mean cosine after centring':<36}{a['mean_cosine_centred']:>12.4f}",
         f"  {'largest part of one dimension':<36}{dims['top'][0]['part']:>12.3g}   "
         f"{_pm(dims['baseline_max_part'], 2, 'e')}",
-        f"  {'largest/median dimension size':<36}{dims['rms_ratio']:>11.2f}x   "
-        f"{_pm(dims['baseline_rms_ratio'])}",
+        f"  {'largest/median dimension spread':<36}{dims['sd_ratio']:>11.2f}x   "
+        f"{_pm(dims['baseline_sd_ratio'])}",
     ]
     obs_label = f"N_{h['k']} skewness ({h['samples']} x {h['sample']:,} rows)"
     lines += [
