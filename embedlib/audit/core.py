@@ -86,11 +86,12 @@ def _moments(blocks) -> dict:
             d = block.shape[1]
             s, q, sq = (torch.zeros(d, dtype=torch.float64) for _ in range(3))
             col = torch.zeros(d, dtype=torch.float64)
+        # float32 sums within a block (sum(dtype=float64) is many times slower), float64 across
         units = normalize_rows(block)
-        s += units.sum(dim=0, dtype=torch.float64)
-        q += (units * units).sum(dim=0, dtype=torch.float64)
-        sq += (block * block).sum(dim=0, dtype=torch.float64)
-        col += block.sum(dim=0, dtype=torch.float64)
+        s += units.sum(dim=0).double()
+        q += units.square_().sum(dim=0).double()
+        sq += block.square().sum(dim=0).double()
+        col += block.sum(dim=0).double()
         n += block.shape[0]
     pairs = n * (n - 1)
     parts = (s * s - q) / pairs
