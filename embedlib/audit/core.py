@@ -418,20 +418,19 @@ def findings(data: dict) -> list[dict]:
         out.append({"id": id_, "level": level, "message": message})
 
     u = data["untrained"]
+    verb = "dropped" if u["masked"] else "included; --mask-untrained drops them"
     if u["near_zero"]["count"]:
         add("near_zero", "warning", f"{u['near_zero']['count']:,} near-zero rows (e.g. "
             f"{', '.join(u['near_zero']['examples'][:3])}) are left out of every cosine statistic")
     if u["duplicates"]["count"]:
-        verb = "dropped" if u["masked"] else "included; --mask-untrained drops them"
-        add("duplicates", "warning", f"{u['duplicates']['count']:,} rows duplicate an earlier row "
-            f"({u['duplicate_groups']:,} groups; {verb})")
-    named = u["unused"]["count"] + u["special"]["count"]
-    if named:
-        verb = "dropped" if u["masked"] else "included; --mask-untrained drops them"
-        add("untrained_names", "warning" if u["unused"]["count"] else "info",
-            f"{u['unused']['count']:,} unused/placeholder rows (e.g. "
-            f"{', '.join(u['unused']['examples'][:2]) or '-'}) and {u['special']['count']:,} special "
-            f"tokens ({verb})")
+        add("duplicates", "warning", f"{u['duplicates']['count']:,} rows in {u['duplicate_groups']:,} "
+            f"groups of identical rows (e.g. {', '.join(u['duplicates']['examples'][:3])}; {verb})")
+    if u["unused"]["count"]:
+        add("untrained_names", "warning", f"{u['unused']['count']:,} unused/placeholder rows (e.g. "
+            f"{', '.join(u['unused']['examples'][:3])}), probably never trained ({verb})")
+    if u["special"]["count"]:
+        add("special_tokens", "info", f"{u['special']['count']:,} special tokens (e.g. "
+            f"{', '.join(u['special']['examples'][:3])}; {verb})")
     a = data["anisotropy"]
     b = a["baseline"]
     if a["warn"]:

@@ -7,7 +7,8 @@ Three signs, each cheap:
   fairseq's ``madeupword0``), and table rows past the tokenizer's vocabulary (padding);
 - a near-zero row: norm below ``NEAR_ZERO`` times the median norm (its cosine is undefined
   or dominated by rounding);
-- an exact duplicate of an earlier row (rows left at one shared initial value).
+- exact duplicates: groups of identical rows (rows left at one shared initial value;
+  in a quantised copy, also rows that rounding made equal).
 
 Special tokens are trained in most models ([CLS] certainly is); they are flagged because
 they are not words and often sit apart, not because they are broken.
@@ -35,7 +36,7 @@ class RowFlags:
     """Why rows look untrained, row index -> reasons; plus the groups of duplicates."""
 
     near_zero: list[int] = field(default_factory=list)
-    duplicates: list[int] = field(default_factory=list)  # rows equal to an earlier row
+    duplicates: list[int] = field(default_factory=list)  # rows in groups of identical rows
     duplicate_of: dict[int, int] = field(default_factory=dict)
     unused: list[int] = field(default_factory=list)
     special: list[int] = field(default_factory=list)
@@ -107,5 +108,7 @@ def flag_rows(x: torch.Tensor, norms: torch.Tensor, labels: Sequence[str] | None
     zero = set(near_zero_rows(norms))
     # zero rows that equal each other are reported as near-zero, not again as duplicates
     duplicates = {row: first for row, first in duplicates.items() if row not in zero}
-    return RowFlags(near_zero=sorted(zero), duplicates=list(duplicates), duplicate_of=duplicates,
+    # every member of a group of identical rows is flagged: none of them is "the real one"
+    members = sorted(set(duplicates) | set(duplicates.values()))
+    return RowFlags(near_zero=sorted(zero), duplicates=members, duplicate_of=duplicates,
                     unused=unused, special=specials)
