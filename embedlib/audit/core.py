@@ -466,10 +466,10 @@ def findings(data: dict) -> list[dict]:
                  if h["effect"][key] == "lowers"]
         advice = ("; ".join(f"{label} lowers it to {value:.2f}" for value, label in sorted(helps))
                   if helps else "neither centring nor CSLS lowers it here")
-        hurt = [label for key, label in (("centred", "centring"), ("csls", "CSLS"))
-                if h["effect"][key] == "raises"]
-        if hurt:
-            advice += f"; {' and '.join(hurt)} raises it ({h['centred']['mean']:.2f} centred)"
+        for effect_name in ("raises", "leaves"):
+            for key, label in (("centred", "centring"), ("csls", "CSLS")):
+                if h["effect"][key] == effect_name:
+                    advice += f"; {label} {effect_name} it ({h[key]['mean']:.2f})"
         flagged = sum(1 for hub in h["hubs"] if hub["flags"])
         extra = (f"; {flagged} of the top {len(h['hubs'])} hubs are flagged untrained/special rows"
                  f"{'' if data['untrained']['masked'] else ' (try --mask-untrained)'}") if flagged else ""

@@ -136,7 +136,8 @@ CONCLUSIONS = (
     "pretrained model): a row rare here may be common in pretraining and well trained, so "
     "they cannot show which vectors are unreliable. They do show which rows your data "
     "exercises and which a fine-tune on it would barely update. If these ARE the counts the "
-    "vectors were trained on (your own word2vec), rows seen fewer than ~{rare} times have "
-    "unstable neighbourhoods (chapter 6 measures it). For rows the model never trained, see "
-    "the row checks (near-zero, duplicate, unused names)."
+    "vectors were trained on (your own word2vec), the rarest rows have the least stable "
+    "neighbourhoods, but how rare is too rare depends on epochs and learning rate (chapter 6 "
+    "measures it): the line at {rare} is a convention, not a threshold. For rows the model "
+    "never trained, see the row checks (near-zero, duplicate, unused names)."
 )
