@@ -32,16 +32,22 @@ def warned(report: AuditReport) -> set[str]:
 def test_noise_raises_no_warning_and_no_negative_share(n, d):
     report = audit(noise(n, d), **FAST)
     assert warned(report) == set()
-    assert all(t["share"] is None for t in report.dimensions["top"])  # mean cosine is noise
+    assert all(
+        t["share"] is None for t in report.dimensions["top"]
+    )  # mean cosine is noise
     assert "-" not in str(report).split("shares of the mean cosine")[-1].split("\n")[0]
     # the observed value and its baseline are both reported
-    assert report.anisotropy["baseline"]["values"] and report.hubness["gaussian"]["values"]
+    assert (
+        report.anisotropy["baseline"]["values"] and report.hubness["gaussian"]["values"]
+    )
 
 
 def test_a_planted_cone_warns_and_centring_is_measured():
     report = audit(cone(1500, 256), **FAST)
     assert "anisotropy" in warned(report)
-    assert not {"rogue_cosine", "rogue_magnitude"} & warned(report)  # spread over dimensions
+    assert not {"rogue_cosine", "rogue_magnitude"} & warned(
+        report
+    )  # spread over dimensions
     assert report.anisotropy["mean_cosine"] > 0.2
     assert abs(report.anisotropy["mean_cosine_centred"]) < 0.01
     assert "centring brings it to" in " ".join(report.warnings)
@@ -52,11 +58,17 @@ def test_a_planted_rogue_dimension_warns_by_name():
     x[:, 66] += 5.0  # every row leans on dimension 66
     report = audit(x, **FAST)
     assert "rogue_cosine" in warned(report)
-    assert report.dimensions["top"][0]["dim"] == 66 and report.dimensions["top"][0]["share"] > 0.9
+    assert (
+        report.dimensions["top"][0]["dim"] == 66
+        and report.dimensions["top"][0]["share"] > 0.9
+    )
     big = noise(2000, 384)
     big[:, 7] *= 10.0  # a dimension ten times larger, mean zero
     report = audit(big, **FAST)
-    assert "rogue_magnitude" in warned(report) and report.dimensions["top_sd"][0]["dim"] == 7
+    assert (
+        "rogue_magnitude" in warned(report)
+        and report.dimensions["top_sd"][0]["dim"] == 7
+    )
     assert "rogue_cosine" not in warned(report)
 
 
@@ -64,7 +76,11 @@ def test_hubness_has_a_spread_and_its_mitigations_are_measured():
     x = cone(1200, 256)  # in a cone, rows nearer the common direction are hubs
     report = audit(x, sample=400, repeats=3, k=5)
     h = report.hubness
-    assert h["samples"] == 3 and len(set(h["observed"]["values"])) == 3 and h["observed"]["sd"] > 0
+    assert (
+        h["samples"] == 3
+        and len(set(h["observed"]["values"])) == 3
+        and h["observed"]["sd"] > 0
+    )
     for key in ("centred", "csls", "gaussian", "permuted"):
         assert len(h[key]["values"]) == 3
     assert "hubness" in warned(report) and h["effect"]["centred"] == "lowers"
@@ -78,7 +94,9 @@ def test_table_statistics_match_the_diagnostics_and_blocks_change_nothing(monkey
     report = audit(x, **FAST)
     assert report.mean_cosine == pytest.approx(diag.mean_cosine(x), abs=1e-6)
     parts = torch.tensor(report.dimensions["parts"])
-    torch.testing.assert_close(parts, diag.cosine_contributions(x).float(), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        parts, diag.cosine_contributions(x).float(), atol=1e-6, rtol=0
+    )
     units = torch.nn.functional.normalize(x, dim=1)
     whole = core._n_k(core._knn(units, 5)[0], 300)
     assert whole.tolist() == diag.k_occurrence(x, k=5).tolist()
@@ -108,8 +126,11 @@ def test_baselines_keep_norms_and_columns():
 def test_duplicate_rows_match_a_slow_loop():
     x = noise(60, 5)
     x[10], x[20], x[59], x[33] = x[3], x[3], x[7], x[31]
-    slow = {j: min(i for i in range(j) if torch.equal(x[i], x[j]))
-            for j in range(60) if any(torch.equal(x[i], x[j]) for i in range(j))}
+    slow = {
+        j: min(i for i in range(j) if torch.equal(x[i], x[j]))
+        for j in range(60)
+        if any(torch.equal(x[i], x[j]) for i in range(j))
+    }
     assert masks.duplicate_rows(x) == slow == {10: 3, 20: 3, 33: 31, 59: 7}
 
 
@@ -124,7 +145,9 @@ def test_untrained_rows_are_flagged_by_name_and_can_be_masked():
     u = report.untrained
     assert u["unused"]["examples"] == ["[unused0]", "[unused1]"]
     assert u["special"]["examples"] == ["[PAD]", "[CLS]"]
-    assert u["near_zero"]["examples"] == ["w5", "w6"] and u["duplicates"]["examples"] == ["w8", "w9"]
+    assert u["near_zero"]["examples"] == ["w5", "w6"] and u["duplicates"][
+        "examples"
+    ] == ["w8", "w9"]
     assert u["rows_used"] == 198  # near-zero rows never enter cosines
     assert {"near_zero", "duplicates", "untrained_names"} <= warned(report)
     masked = audit(x, tokens=labels, mask_untrained=True, **FAST)
@@ -148,9 +171,15 @@ def test_hubs_that_are_untrained_rows_are_named_so():
 def test_counts_by_label_and_what_they_can_say():
     x = noise(50, 8)
     labels = [f"w{i}" for i in range(50)]
-    report = audit(x, tokens=labels, word_counts={"w0": 500, "w1": 3, "unknown": 9}, **FAST)
+    report = audit(
+        x, tokens=labels, word_counts={"w0": 500, "w1": 3, "unknown": 9}, **FAST
+    )
     c, f = report.counts, report.fragmentation
-    assert c["rows_used"] == 2 and c["share_rare_of_used"] == 0.5 and c["rare_below"] == 100
+    assert (
+        c["rows_used"] == 2
+        and c["share_rare_of_used"] == 0.5
+        and c["rare_below"] == 100
+    )
     assert f["mode"] == "labels" and f["share_words_found"] == pytest.approx(2 / 3)
     assert f["examples_missing"] == ["unknown"]
     assert "not from the model's training data" in c["conclusions"]
@@ -164,13 +193,29 @@ def test_the_json_schema():
     report = audit(noise(100, 8), tokens=[f"t{i}" for i in range(100)], **FAST)
     data = json.loads(report.to_json())
     assert data["schema"] == "embedlib.audit/1"
-    for key in ("source", "rows", "dims", "dtype", "settings", "untrained", "norms", "anisotropy",
-                "dimensions", "hubness", "cosine_histograms", "counts", "fragmentation", "findings"):
+    for key in (
+        "source",
+        "rows",
+        "dims",
+        "dtype",
+        "settings",
+        "untrained",
+        "norms",
+        "anisotropy",
+        "dimensions",
+        "hubness",
+        "cosine_histograms",
+        "counts",
+        "fragmentation",
+        "findings",
+    ):
         assert key in data
     for key in ("observed", "centred", "csls", "gaussian", "permuted"):
         assert set(data["hubness"][key]) == {"values", "mean", "sd", "min", "max"}
-    assert all(set(f) == {"id", "level", "message"} and f["level"] in {"warning", "ok", "info"}
-               for f in data["findings"])
+    assert all(
+        set(f) == {"id", "level", "message"} and f["level"] in {"warning", "ok", "info"}
+        for f in data["findings"]
+    )
     assert isinstance(data["hubness"]["hubs"][0]["label"], str)
     assert sum(data["norms"]["histogram"]["counts"]) == 100
     assert len(data["dimensions"]["parts"]) == 8
@@ -190,19 +235,27 @@ def test_html_holds_its_four_figures_with_alt_text():
 def test_old_entry_points_still_work():
     x = noise(60, 8)
     assert isinstance(diag.audit(x, k=5, sample=50, repeats=1), AuditReport)
-    assert isinstance(embedlib.audit(x, k=5, sample=50, repeats=1), AuditReport)  # callable module
+    assert isinstance(
+        embedlib.audit(x, k=5, sample=50, repeats=1), AuditReport
+    )  # callable module
     assert diag.AuditReport is AuditReport is embedlib.AuditReport
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: audit(torch.ones(2, 4)), "at least 3"),
-    (lambda: audit(torch.ones(4)), "2-D"),
-    (lambda: audit(torch.tensor([[1.0, float("nan")]] * 4)), "nan at row 0, column 1"),
-    (lambda: audit(noise(5, 3), k=5), "rows are left"),
-    (lambda: audit(noise(5, 3), k=2, counts=[1, 2]), "one count per vector"),
-    (lambda: audit(noise(5, 3), k=2, tokens=["a"]), "token names"),
-    (lambda: audit(torch.zeros(6, 3), k=2), "near-zero"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: audit(torch.ones(2, 4)), "at least 3"),
+        (lambda: audit(torch.ones(4)), "2-D"),
+        (
+            lambda: audit(torch.tensor([[1.0, float("nan")]] * 4)),
+            "nan at row 0, column 1",
+        ),
+        (lambda: audit(noise(5, 3), k=5), "rows are left"),
+        (lambda: audit(noise(5, 3), k=2, counts=[1, 2]), "one count per vector"),
+        (lambda: audit(noise(5, 3), k=2, tokens=["a"]), "token names"),
+        (lambda: audit(torch.zeros(6, 3), k=2), "near-zero"),
+    ],
+)
 def test_bad_input_to_the_function(call, message):
     with pytest.raises(AuditInputError, match=message):
         call()

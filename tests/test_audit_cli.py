@@ -17,8 +17,24 @@ from embedlib.audit.counts import row_counts
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = ["--sample", "200", "--repeats", "2", "-k", "5"]
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[unused0]", "[unused1]", "cat", "dog",
-         "the", "a", "##cat", "##dog", "##s", "run", "##ning"] + [f"w{i}" for i in range(40)]
+VOCAB = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "[unused0]",
+    "[unused1]",
+    "cat",
+    "dog",
+    "the",
+    "a",
+    "##cat",
+    "##dog",
+    "##s",
+    "run",
+    "##ning",
+] + [f"w{i}" for i in range(40)]
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +43,18 @@ def tiny_bert(tmp_path_factory) -> Path:
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     folder = tmp_path_factory.mktemp("tiny_bert")
-    BertTokenizerFast(vocab={token: i for i, token in enumerate(VOCAB)}).save_pretrained(folder)
+    BertTokenizerFast(
+        vocab={token: i for i, token in enumerate(VOCAB)}
+    ).save_pretrained(folder)
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(VOCAB), hidden_size=16, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=32)
+    config = BertConfig(
+        vocab_size=len(VOCAB),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+    )
     BertModel(config).save_pretrained(folder)
     return folder
 
@@ -70,11 +94,17 @@ def test_safetensors_by_name_or_the_only_2d_tensor(tmp_path):
     from safetensors.torch import save_file
 
     weight = torch.from_numpy(table()).to(torch.bfloat16)
-    save_file({"emb.weight": weight, "bias": torch.zeros(8)}, str(tmp_path / "one.safetensors"))
+    save_file(
+        {"emb.weight": weight, "bias": torch.zeros(8)},
+        str(tmp_path / "one.safetensors"),
+    )
     loaded = load_table(tmp_path / "one.safetensors")
     assert loaded.vectors.dtype == torch.float32
     torch.testing.assert_close(loaded.vectors, weight.float())
-    save_file({"a": torch.ones(5, 2), "b": torch.zeros(7, 3)}, str(tmp_path / "two.safetensors"))
+    save_file(
+        {"a": torch.ones(5, 2), "b": torch.zeros(7, 3)},
+        str(tmp_path / "two.safetensors"),
+    )
     with pytest.raises(ValueError, match="--tensor"):
         load_table(tmp_path / "two.safetensors")
     assert load_table(tmp_path / "two.safetensors", tensor="b").vectors.shape == (7, 3)
@@ -82,8 +112,16 @@ def test_safetensors_by_name_or_the_only_2d_tensor(tmp_path):
         load_table(tmp_path / "two.safetensors", tensor="c")
 
 
-@pytest.mark.parametrize("name, binary", [("w.txt", False), ("w.bin", True), ("w.vec", False),
-                                          ("w.w2v", True), ("w.w2v", False)])
+@pytest.mark.parametrize(
+    "name, binary",
+    [
+        ("w.txt", False),
+        ("w.bin", True),
+        ("w.vec", False),
+        ("w.w2v", True),
+        ("w.w2v", False),
+    ],
+)
 def test_word2vec_text_and_binary(tmp_path, name, binary):
     from gensim.models import KeyedVectors
 
@@ -92,7 +130,9 @@ def test_word2vec_text_and_binary(tmp_path, name, binary):
     kv.save_word2vec_format(str(tmp_path / name), binary=binary)
     loaded = load_table(tmp_path / name)
     assert loaded.labels[:2] == ["word0", "word1"]
-    torch.testing.assert_close(loaded.vectors, torch.from_numpy(table()), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        loaded.vectors, torch.from_numpy(table()), atol=1e-5, rtol=0
+    )
     kv.save(str(tmp_path / "w.kv"))
     assert load_table(tmp_path / "w.kv").labels == loaded.labels
 
@@ -101,17 +141,27 @@ def test_a_model_folder_gives_its_input_table_and_token_labels(tiny_bert):
     from transformers import BertModel
 
     loaded = load_table(tiny_bert)
-    expected = BertModel.from_pretrained(tiny_bert).get_input_embeddings().weight.detach()
+    expected = (
+        BertModel.from_pretrained(tiny_bert).get_input_embeddings().weight.detach()
+    )
     torch.testing.assert_close(loaded.vectors, expected)
-    assert loaded.labels[:3] == ["[PAD]", "[UNK]", "[CLS]"] and loaded.tokenizer is not None
+    assert (
+        loaded.labels[:3] == ["[PAD]", "[UNK]", "[CLS]"]
+        and loaded.tokenizer is not None
+    )
     assert "word_embeddings" in loaded.source
 
 
-def test_the_command_on_a_model_folder_flags_and_masks_untrained_rows(tiny_bert, capsys):
+def test_the_command_on_a_model_folder_flags_and_masks_untrained_rows(
+    tiny_bert, capsys
+):
     code, out, _ = run(capsys, tiny_bert, *FAST)
     assert code == 0 and "2 unused names, 5 special" in out
     code, out, _ = run(capsys, tiny_bert, *FAST, "--mask-untrained")
-    assert code == 0 and f"{len(VOCAB) - 7} rows in the statistics (untrained rows masked)" in out
+    assert (
+        code == 0
+        and f"{len(VOCAB) - 7} rows in the statistics (untrained rows masked)" in out
+    )
 
 
 def test_counts_and_fragmentation_from_the_command(tiny_bert, tmp_path, capsys):
@@ -163,7 +213,9 @@ def _bad_files(tmp: Path, tiny_bert: Path) -> dict[str, tuple[list[str], str]]:
     kv.save_word2vec_format(str(tmp / "w.bin"), binary=True)
     (tmp / "truncated.bin").write_bytes((tmp / "w.bin").read_bytes()[:300])
     (tmp / "empty_model").mkdir()
-    (tmp / "empty_model" / "config.json").write_text('{"model_type": "bert", "vocab_size": 56}')
+    (tmp / "empty_model" / "config.json").write_text(
+        '{"model_type": "bert", "vocab_size": 56}'
+    )
     (tmp / "no_config").mkdir()
     (tmp / "table.csv").write_text("1,2\n")
     return {
@@ -180,10 +232,18 @@ def _bad_files(tmp: Path, tiny_bert: Path) -> dict[str, tuple[list[str], str]]:
         "model without table": ([str(tmp / "empty_model")], "no input embedding table"),
         "folder without config": ([str(tmp / "no_config")], "without config.json"),
         "unknown suffix": ([str(tmp / "table.csv")], "unrecognised file type"),
-        "missing counts": ([str(tmp / "good.npy"), "--counts", str(tmp / "no.txt")], "counts file"),
-        "counts without labels": ([str(tmp / "good.npy"), "--counts", str(tmp / "table.csv")],
-                                  "needs row names"),
-        "bad tensor name": ([str(tiny_bert / "model.safetensors"), "--tensor", "x"], "no tensor named"),
+        "missing counts": (
+            [str(tmp / "good.npy"), "--counts", str(tmp / "no.txt")],
+            "counts file",
+        ),
+        "counts without labels": (
+            [str(tmp / "good.npy"), "--counts", str(tmp / "table.csv")],
+            "needs row names",
+        ),
+        "bad tensor name": (
+            [str(tiny_bert / "model.safetensors"), "--tensor", "x"],
+            "no tensor named",
+        ),
         "bad sample": ([str(tmp / "good.npy"), "--sample", "0"], "--sample"),
     }
 
@@ -194,7 +254,10 @@ def test_every_bad_input_exits_2_with_one_line(tmp_path, tiny_bert, capsys):
         code, out, err = run(capsys, *FAST, *argv)
         assert code == 2, name
         assert out == "", name
-        assert err.count("\n") == 1 and err.startswith("embedlib-audit: error: "), (name, err)
+        assert err.count("\n") == 1 and err.startswith("embedlib-audit: error: "), (
+            name,
+            err,
+        )
         assert message in err, (name, err)
         assert "Traceback" not in err
     argv, _ = cases["NaN"]
@@ -205,9 +268,16 @@ def test_every_bad_input_exits_2_with_one_line(tmp_path, tiny_bert, capsys):
 def test_python_dash_m_runs_the_command(tmp_path):
     np.save(tmp_path / "t.npy", table())
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-m", "embedlib.audit", str(tmp_path / "t.npy"), *FAST],
-                          capture_output=True, text=True, env=env, cwd=tmp_path)
-    assert done.returncode == 0 and "embedding audit" in done.stdout and done.stderr == ""
+    done = subprocess.run(
+        [sys.executable, "-m", "embedlib.audit", str(tmp_path / "t.npy"), *FAST],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert (
+        done.returncode == 0 and "embedding audit" in done.stdout and done.stderr == ""
+    )
 
 
 def test_the_console_script_is_declared():
@@ -221,13 +291,12 @@ def test_fragmentation_needs_only_the_tokenizer(tiny_bert):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
-    counts, summary = row_counts({"cat": 10, "catdog": 2, "dogcatdog": 1}, len(tokenizer),
-                                 tokenizer=tokenizer)
+    counts, summary = row_counts(
+        {"cat": 10, "catdog": 2, "dogcatdog": 1}, len(tokenizer), tokenizer=tokenizer
+    )
     assert summary["mode"] == "tokenizer" and summary["words"] == 3
     assert summary["pieces_per_word"] == pytest.approx((1 + 2 + 3) / 3)
     assert summary["pieces_per_occurrence"] == pytest.approx((10 * 1 + 2 * 2 + 3) / 13)
     assert summary["examples"][0]["pieces"] == ["dog", "##cat", "##dog"]
     cat = tokenizer.convert_tokens_to_ids("cat")
     assert int(counts[cat]) == 12  # "cat" itself and the first piece of "catdog"
-
-

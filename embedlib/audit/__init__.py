@@ -15,7 +15,15 @@ import types
 from .core import AuditReport, audit
 from .loaders import AuditInputError, Table, load_table
 
-__all__ = ["AuditInputError", "AuditReport", "Table", "audit", "audit_path", "load_table", "main"]
+__all__ = [
+    "AuditInputError",
+    "AuditReport",
+    "Table",
+    "audit",
+    "audit_path",
+    "load_table",
+    "main",
+]
 
 
 def audit_path(path, **options) -> AuditReport:

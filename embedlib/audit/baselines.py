@@ -20,16 +20,19 @@ BLOCK_ROWS = 4096
 COLUMN_BLOCK = 256
 
 
-def gaussian_blocks(norms: torch.Tensor, d: int, generator: torch.Generator,
-                    block: int = BLOCK_ROWS) -> Iterator[torch.Tensor]:
+def gaussian_blocks(
+    norms: torch.Tensor, d: int, generator: torch.Generator, block: int = BLOCK_ROWS
+) -> Iterator[torch.Tensor]:
     """Yield float32 blocks of Gaussian rows rescaled to ``norms`` (so the table is never held)."""
     for start in range(0, norms.numel(), block):
-        scale = norms[start:start + block].float()
+        scale = norms[start : start + block].float()
         g = torch.randn(scale.numel(), d, generator=generator)
         yield g * (scale / g.norm(dim=1).clamp_min(1e-30))[:, None]
 
 
-def gaussian_like(norms: torch.Tensor, d: int, generator: torch.Generator) -> torch.Tensor:
+def gaussian_like(
+    norms: torch.Tensor, d: int, generator: torch.Generator
+) -> torch.Tensor:
     """An [n, d] float32 Gaussian table with the given row norms."""
     return torch.cat(list(gaussian_blocks(norms, d, generator)))
 
@@ -39,7 +42,7 @@ def permute_columns(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor
     out = torch.empty_like(x)
     n, d = x.shape
     for start in range(0, d, COLUMN_BLOCK):
-        cols = x[:, start:start + COLUMN_BLOCK]
+        cols = x[:, start : start + COLUMN_BLOCK]
         order = torch.rand(n, cols.shape[1], generator=generator).argsort(dim=0)
-        out[:, start:start + COLUMN_BLOCK] = torch.gather(cols, 0, order)
+        out[:, start : start + COLUMN_BLOCK] = torch.gather(cols, 0, order)
     return out

@@ -44,7 +44,9 @@ ROGUE_OVER_NOISE = 10.0  # ... and 10x the largest part any dimension holds in n
 MAGNITUDE_RATIO_MIN = 3.0  # largest/median column RMS
 HUB_SKEW_MIN = 1.0
 HUB_MARGIN = 0.5  # skewness above the noise baseline's largest value
-MITIGATION_MARGIN = 0.3  # a mitigation "helps" if it lowers mean skewness by more than this
+MITIGATION_MARGIN = (
+    0.3  # a mitigation "helps" if it lowers mean skewness by more than this
+)
 HIST_ROWS = 2000  # rows whose pairwise cosines fill the cosine histograms
 HIST_BINS = 80
 
@@ -55,21 +57,33 @@ def _progress(enabled: bool | None):
     quiet = not sys.stderr.isatty() if enabled is None else not enabled
 
     def bar(iterable=None, total=None, desc=""):
-        return tqdm(iterable, total=total, desc=desc, disable=quiet, leave=False, file=sys.stderr)
+        return tqdm(
+            iterable,
+            total=total,
+            desc=desc,
+            disable=quiet,
+            leave=False,
+            file=sys.stderr,
+        )
 
     return bar
 
 
 def _spread(values: Sequence[float]) -> dict:
     t = torch.tensor(list(values), dtype=torch.float64)
-    return {"values": [float(v) for v in t], "mean": float(t.mean()),
-            "sd": float(t.std()) if t.numel() > 1 else 0.0, "min": float(t.min()), "max": float(t.max())}
+    return {
+        "values": [float(v) for v in t],
+        "mean": float(t.mean()),
+        "sd": float(t.std()) if t.numel() > 1 else 0.0,
+        "min": float(t.min()),
+        "max": float(t.max()),
+    }
 
 
 def _row_blocks(x: torch.Tensor, keep: torch.Tensor, mu: torch.Tensor | None = None):
     for start in range(0, x.shape[0], BLOCK_ROWS):
-        block = x[start:start + BLOCK_ROWS]
-        mask = keep[start:start + BLOCK_ROWS]
+        block = x[start : start + BLOCK_ROWS]
+        mask = keep[start : start + BLOCK_ROWS]
         if not bool(mask.all()):
             block = block[mask]
         if mu is not None:
@@ -99,8 +113,14 @@ def _moments(blocks) -> dict:
     # each dimension's spread around its own mean: a common offset (a cone) is the parts'
     # business; this catches one coordinate that varies far more than the rest
     sd = (sq / n - mean * mean).clamp_min(0).sqrt()
-    return {"n": n, "mean_cosine": float(parts.sum()), "parts": parts, "sd": sd,
-            "sd_ratio": float(sd.max() / sd.median().clamp_min(1e-30)), "mean": mean}
+    return {
+        "n": n,
+        "mean_cosine": float(parts.sum()),
+        "parts": parts,
+        "sd": sd,
+        "sd_ratio": float(sd.max() / sd.median().clamp_min(1e-30)),
+        "mean": mean,
+    }
 
 
 def _knn(units: torch.Tensor, k: int, r: torch.Tensor | None = None):
@@ -109,13 +129,16 @@ def _knn(units: torch.Tensor, k: int, r: torch.Tensor | None = None):
     ids = torch.empty(m, k, dtype=torch.int64)
     values = torch.empty(m, k, dtype=units.dtype)
     for start in range(0, m, BLOCK_ROWS):
-        block = units[start:start + BLOCK_ROWS] @ units.T  # [rows, m]
+        block = units[start : start + BLOCK_ROWS] @ units.T  # [rows, m]
         if r is not None:
-            block.mul_(2).sub_(r[start:start + block.shape[0], None]).sub_(r[None, :])
+            block.mul_(2).sub_(r[start : start + block.shape[0], None]).sub_(r[None, :])
         rows = torch.arange(block.shape[0])
         block[rows, rows + start] = -torch.inf
         v, i = block.topk(k, dim=1)
-        ids[start:start + block.shape[0]], values[start:start + block.shape[0]] = i, v
+        ids[start : start + block.shape[0]], values[start : start + block.shape[0]] = (
+            i,
+            v,
+        )
     return ids, values
 
 
@@ -127,7 +150,9 @@ def _histogram(units: torch.Tensor) -> list[int]:
     h = units[:HIST_ROWS]
     cos = h @ h.T
     upper = cos[torch.triu(torch.ones_like(cos, dtype=torch.bool), diagonal=1)]
-    return torch.histc(upper.clamp(-1, 1), bins=HIST_BINS, min=-1, max=1).long().tolist()
+    return (
+        torch.histc(upper.clamp(-1, 1), bins=HIST_BINS, min=-1, max=1).long().tolist()
+    )
 
 
 class AuditReport:
@@ -171,7 +196,9 @@ class AuditReport:
                 return [clean(v) for v in value]
             return value
 
-        return json.dumps(clean(self._data), indent=indent, allow_nan=False, ensure_ascii=False)
+        return json.dumps(
+            clean(self._data), indent=indent, allow_nan=False, ensure_ascii=False
+        )
 
     def plot(self):
         """The report's four figures in one matplotlib figure: returns (figure, alt text)."""
@@ -243,17 +270,25 @@ def audit(
     except ValueError as error:
         raise AuditInputError(f"{error}") from None
     if tokens is not None and len(tokens) != n:
-        raise AuditInputError(f"got {len(tokens)} token names for {n} vectors; pass one name per row")
+        raise AuditInputError(
+            f"got {len(tokens)} token names for {n} vectors; pass one name per row"
+        )
     if counts is not None and word_counts is not None:
-        raise AuditInputError("pass counts (one per row) or word_counts ({word: count}), not both")
+        raise AuditInputError(
+            "pass counts (one per row) or word_counts ({word: count}), not both"
+        )
     if repeats < 1 or sample < 3:
-        raise AuditInputError(f"repeats={repeats} must be >= 1 and sample={sample} >= 3")
+        raise AuditInputError(
+            f"repeats={repeats} must be >= 1 and sample={sample} >= 3"
+        )
     labels = list(tokens) if tokens is not None else None
-    specials = set(special_tokens) | set(getattr(tokenizer, "all_special_tokens", []) or [])
+    specials = set(special_tokens) | set(
+        getattr(tokenizer, "all_special_tokens", []) or []
+    )
 
     norms = torch.empty(n, dtype=torch.float32)
     for start in range(0, n, BLOCK_ROWS):
-        norms[start:start + BLOCK_ROWS] = x[start:start + BLOCK_ROWS].norm(dim=1)
+        norms[start : start + BLOCK_ROWS] = x[start : start + BLOCK_ROWS].norm(dim=1)
     flags = masks.flag_rows(x, norms, labels, specials)
     reasons = flags.reasons()
     keep = torch.ones(n, dtype=torch.bool)
@@ -262,29 +297,54 @@ def audit(
         keep[list(reasons)] = False
     kept = int(keep.sum())
     if kept < max(3, k + 2):
-        raise AuditInputError(f"only {kept} rows are left after removing near-zero"
-                              f"{' and untrained' if mask_untrained else ''} rows; the audit needs at "
-                              f"least {max(3, k + 2)} (lower -k or drop --mask-untrained)")
+        raise AuditInputError(
+            f"only {kept} rows are left after removing near-zero"
+            f"{' and untrained' if mask_untrained else ''} rows; the audit needs at "
+            f"least {max(3, k + 2)} (lower -k or drop --mask-untrained)"
+        )
     name = (lambda i: labels[i]) if labels is not None else (lambda i: f"row {i}")
 
     def listed(rows):
         return {"count": len(rows), "examples": [name(i) for i in rows[:top]]}
 
     data: dict[str, Any] = {
-        "schema": SCHEMA, "source": source, "rows": n, "dims": d, "dtype": "float32",
-        "settings": {"k": k, "sample": sample, "repeats": repeats, "seed": seed, "top": top,
-                     "mask_untrained": mask_untrained, "rare_below": rare_below},
-        "untrained": {"near_zero": listed(flags.near_zero), "duplicates": listed(flags.duplicates),
-                      "duplicate_groups": len(set(flags.duplicate_of.values())),
-                      "unused": listed(flags.unused), "special": listed(flags.special),
-                      "flagged": len(reasons), "rows_used": kept, "masked": mask_untrained},
+        "schema": SCHEMA,
+        "source": source,
+        "rows": n,
+        "dims": d,
+        "dtype": "float32",
+        "settings": {
+            "k": k,
+            "sample": sample,
+            "repeats": repeats,
+            "seed": seed,
+            "top": top,
+            "mask_untrained": mask_untrained,
+            "rare_below": rare_below,
+        },
+        "untrained": {
+            "near_zero": listed(flags.near_zero),
+            "duplicates": listed(flags.duplicates),
+            "duplicate_groups": len(set(flags.duplicate_of.values())),
+            "unused": listed(flags.unused),
+            "special": listed(flags.special),
+            "flagged": len(reasons),
+            "rows_used": kept,
+            "masked": mask_untrained,
+        },
     }
     kept_norms = norms[keep]
     edges = torch.linspace(0, float(norms.max()) * 1.0001 + 1e-12, 41)
-    data["norms"] = {"mean": float(kept_norms.mean()), "median": float(kept_norms.median()),
-                     "min": float(kept_norms.min()), "max": float(kept_norms.max()),
-                     "histogram": {"edges": edges.tolist(),
-                                   "counts": torch.histogram(norms, edges).hist.long().tolist()}}
+    data["norms"] = {
+        "mean": float(kept_norms.mean()),
+        "median": float(kept_norms.median()),
+        "min": float(kept_norms.min()),
+        "max": float(kept_norms.max()),
+        "histogram": {
+            "edges": edges.tolist(),
+            "counts": torch.histogram(norms, edges).hist.long().tolist(),
+        },
+    }
 
     # ---- anisotropy and dimensions: every kept row, exact; the baseline on Gaussian rows
     steps = bar(total=2 + repeats, desc="table statistics")
@@ -303,28 +363,44 @@ def audit(
     # sd of the mean of n(n-1)/2 pairwise cosines, each of variance 1/d
     null_cos["sd_isotropic"] = math.sqrt(2 / (d * kept * (kept - 1)))
     noise_sd = max(null_cos["sd"], null_cos["sd_isotropic"])
-    beyond = raw["mean_cosine"] > null_cos["max"] and \
-        raw["mean_cosine"] - null_cos["mean"] > 5 * noise_sd
-    data["anisotropy"] = {"mean_cosine": raw["mean_cosine"], "mean_cosine_centred": centred["mean_cosine"],
-                          "baseline": null_cos, "beyond_baseline": bool(beyond),
-                          "warn": bool(beyond and raw["mean_cosine"] >= MEAN_COSINE_MIN)}
+    beyond = (
+        raw["mean_cosine"] > null_cos["max"]
+        and raw["mean_cosine"] - null_cos["mean"] > 5 * noise_sd
+    )
+    data["anisotropy"] = {
+        "mean_cosine": raw["mean_cosine"],
+        "mean_cosine_centred": centred["mean_cosine"],
+        "baseline": null_cos,
+        "beyond_baseline": bool(beyond),
+        "warn": bool(beyond and raw["mean_cosine"] >= MEAN_COSINE_MIN),
+    }
     parts = raw["parts"]
     order = torch.argsort(parts, descending=True)[:top]
     null_part = _spread([float(m["parts"].max()) for m in null])
     top_share = float(parts[order[0]] / raw["mean_cosine"]) if beyond else None
-    rogue_cos = bool(beyond and top_share >= ROGUE_SHARE_MIN
-                     and float(parts[order[0]]) > ROGUE_OVER_NOISE * null_part["max"])
+    rogue_cos = bool(
+        beyond
+        and top_share >= ROGUE_SHARE_MIN
+        and float(parts[order[0]]) > ROGUE_OVER_NOISE * null_part["max"]
+    )
     null_ratio = _spread([m["sd_ratio"] for m in null])
     rogue_mag = bool(raw["sd_ratio"] > max(2 * null_ratio["max"], MAGNITUDE_RATIO_MIN))
     sd_order = torch.argsort(raw["sd"], descending=True)[:top]
     data["dimensions"] = {
         "parts": parts.tolist(),
         "baseline_parts": null[0]["parts"].tolist(),
-        "top": [{"dim": int(j), "part": float(parts[j]),
-                 "share": float(parts[j] / raw["mean_cosine"]) if beyond else None} for j in order],
+        "top": [
+            {
+                "dim": int(j),
+                "part": float(parts[j]),
+                "share": float(parts[j] / raw["mean_cosine"]) if beyond else None,
+            }
+            for j in order
+        ],
         "baseline_max_part": null_part,
         "warn_cosine": rogue_cos,
-        "sd_ratio": raw["sd_ratio"], "baseline_sd_ratio": null_ratio,
+        "sd_ratio": raw["sd_ratio"],
+        "baseline_sd_ratio": null_ratio,
         "top_sd": [{"dim": int(j), "sd": float(raw["sd"][j])} for j in sd_order],
         "median_sd": float(raw["sd"].median()),
         "warn_magnitude": rogue_mag,
@@ -333,15 +409,23 @@ def audit(
     # ---- hubness on samples: raw, centred, CSLS; baselines Gaussian and permuted columns
     kept_rows = torch.nonzero(keep).flatten()
     m = min(sample, kept)
-    observed_repeats = repeats if m < kept else 1  # all rows used: resampling changes nothing
+    observed_repeats = (
+        repeats if m < kept else 1
+    )  # all rows used: resampling changes nothing
     skews = {"observed": [], "centred": [], "csls": [], "gaussian": [], "permuted": []}
     antihubs, hub_rows, first_counts = [], None, None
     mu = raw["mean"].float()
-    passes = bar(total=observed_repeats * 3 + repeats * 2, desc=f"hubness (samples of {m:,})")
+    passes = bar(
+        total=observed_repeats * 3 + repeats * 2, desc=f"hubness (samples of {m:,})"
+    )
     hist = {}
     for r in range(repeats):
         gen = torch.Generator().manual_seed(seed + r)
-        rows = kept_rows[torch.randperm(kept, generator=gen)[:m]] if m < kept else kept_rows
+        rows = (
+            kept_rows[torch.randperm(kept, generator=gen)[:m]]
+            if m < kept
+            else kept_rows
+        )
         xs = x[rows]
         if r < observed_repeats:
             units = normalize_rows(xs)
@@ -354,7 +438,9 @@ def audit(
             skews["csls"].append(diagnostics.skewness(_n_k(ids_csls, m)))
             passes.update()
             centred_units = normalize_rows(xs - mu)
-            skews["centred"].append(diagnostics.skewness(_n_k(_knn(centred_units, k)[0], m)))
+            skews["centred"].append(
+                diagnostics.skewness(_n_k(_knn(centred_units, k)[0], m))
+            )
             passes.update()
             if r == 0:
                 first_counts = counts_k
@@ -376,33 +462,49 @@ def audit(
     passes.close()
     spreads = {key: _spread(values) for key, values in skews.items()}
     obs, gauss = spreads["observed"], spreads["gaussian"]
-    hub_warn = bool(obs["mean"] >= HUB_SKEW_MIN and obs["min"] > gauss["max"] + HUB_MARGIN)
+    hub_warn = bool(
+        obs["mean"] >= HUB_SKEW_MIN and obs["min"] > gauss["max"] + HUB_MARGIN
+    )
 
     def effect(key):
         change = spreads[key]["mean"] - obs["mean"]
         margin = max(MITIGATION_MARGIN, obs["sd"] + spreads[key]["sd"])
-        return "lowers" if change < -margin else "raises" if change > margin else "leaves"
+        return (
+            "lowers" if change < -margin else "raises" if change > margin else "leaves"
+        )
 
     data["hubness"] = {
-        "k": k, "sample": m, "samples": observed_repeats, **spreads,
+        "k": k,
+        "sample": m,
+        "samples": observed_repeats,
+        **spreads,
         "effect": {"centred": effect("centred"), "csls": effect("csls")},
         "antihub_fraction": _spread(antihubs),
-        "hubs": [{"row": row, "label": name(row), "n_k": c, "flags": reasons.get(row, [])}
-                 for row, c in hub_rows],
+        "hubs": [
+            {"row": row, "label": name(row), "n_k": c, "flags": reasons.get(row, [])}
+            for row, c in hub_rows
+        ],
         "n_k_counts": torch.bincount(first_counts).tolist(),
         "warn": hub_warn,
     }
-    data["cosine_histograms"] = {"edges": torch.linspace(-1, 1, HIST_BINS + 1).tolist(),
-                                 "rows": min(m, HIST_ROWS), **hist}
+    data["cosine_histograms"] = {
+        "edges": torch.linspace(-1, 1, HIST_BINS + 1).tolist(),
+        "rows": min(m, HIST_ROWS),
+        **hist,
+    }
 
     # ---- your corpus: counts per row and fragmentation
     data["counts"], data["fragmentation"] = None, None
     if word_counts is not None:
-        counts, data["fragmentation"] = counting.row_counts(word_counts, n, labels, tokenizer)
+        counts, data["fragmentation"] = counting.row_counts(
+            word_counts, n, labels, tokenizer
+        )
     if counts is not None:
         counts = torch.as_tensor(counts).long().flatten()
         if counts.numel() != n:
-            raise AuditInputError(f"counts has {counts.numel()} entries; pass one count per vector ({n})")
+            raise AuditInputError(
+                f"counts has {counts.numel()} entries; pass one count per vector ({n})"
+            )
         data["counts"] = counting.summarise_row_counts(counts, keep, rare_below)
         data["counts"]["conclusions"] = counting.CONCLUSIONS.format(rare=rare_below)
     data["findings"] = findings(data)
@@ -420,71 +522,140 @@ def findings(data: dict) -> list[dict]:
     u = data["untrained"]
     verb = "dropped" if u["masked"] else "included; --mask-untrained drops them"
     if u["near_zero"]["count"]:
-        add("near_zero", "warning", f"{u['near_zero']['count']:,} near-zero rows (e.g. "
-            f"{', '.join(u['near_zero']['examples'][:3])}) are left out of every cosine statistic")
+        add(
+            "near_zero",
+            "warning",
+            f"{u['near_zero']['count']:,} near-zero rows (e.g. "
+            f"{', '.join(u['near_zero']['examples'][:3])}) are left out of every cosine statistic",
+        )
     if u["duplicates"]["count"]:
-        add("duplicates", "warning", f"{u['duplicates']['count']:,} rows in {u['duplicate_groups']:,} "
-            f"groups of identical rows (e.g. {', '.join(u['duplicates']['examples'][:3])}; {verb})")
+        add(
+            "duplicates",
+            "warning",
+            f"{u['duplicates']['count']:,} rows in {u['duplicate_groups']:,} "
+            f"groups of identical rows (e.g. {', '.join(u['duplicates']['examples'][:3])}; {verb})",
+        )
     if u["unused"]["count"]:
-        add("untrained_names", "warning", f"{u['unused']['count']:,} unused/placeholder rows (e.g. "
-            f"{', '.join(u['unused']['examples'][:3])}), probably never trained ({verb})")
+        add(
+            "untrained_names",
+            "warning",
+            f"{u['unused']['count']:,} unused/placeholder rows (e.g. "
+            f"{', '.join(u['unused']['examples'][:3])}), probably never trained ({verb})",
+        )
     if u["special"]["count"]:
-        add("special_tokens", "info", f"{u['special']['count']:,} special tokens (e.g. "
-            f"{', '.join(u['special']['examples'][:3])}; {verb})")
+        add(
+            "special_tokens",
+            "info",
+            f"{u['special']['count']:,} special tokens (e.g. "
+            f"{', '.join(u['special']['examples'][:3])}; {verb})",
+        )
     a = data["anisotropy"]
     b = a["baseline"]
     if a["warn"]:
-        add("anisotropy", "warning", f"a cone: mean cosine {a['mean_cosine']:.3f} against "
+        add(
+            "anisotropy",
+            "warning",
+            f"a cone: mean cosine {a['mean_cosine']:.3f} against "
             f"{b['mean']:.1e} +- {b['sd']:.1e} on noise; centring brings it to "
-            f"{a['mean_cosine_centred']:.3f}: centre (or whiten) before thresholding cosines")
+            f"{a['mean_cosine_centred']:.3f}: centre (or whiten) before thresholding cosines",
+        )
     else:
         size = "beyond noise but small" if a["beyond_baseline"] else "within noise"
-        add("anisotropy", "ok", f"no cone: mean cosine {a['mean_cosine']:.3f} ({size}; noise "
-            f"{b['mean']:.1e} +- {b['sd']:.1e}; a warning needs {MEAN_COSINE_MIN} and beyond noise)")
+        add(
+            "anisotropy",
+            "ok",
+            f"no cone: mean cosine {a['mean_cosine']:.3f} ({size}; noise "
+            f"{b['mean']:.1e} +- {b['sd']:.1e}; a warning needs {MEAN_COSINE_MIN} and beyond noise)",
+        )
     dims = data["dimensions"]
     first = dims["top"][0]
     if dims["warn_cosine"]:
-        add("rogue_cosine", "warning", f"rogue dimension {first['dim']}: it carries "
+        add(
+            "rogue_cosine",
+            "warning",
+            f"rogue dimension {first['dim']}: it carries "
             f"{first['share']:.0%} of the mean cosine (part {first['part']:.4f}; the largest part "
             f"of any dimension on noise {dims['baseline_max_part']['max']:.1e}); cosines mostly "
-            "measure that one coordinate: centre, or standardise dimensions")
+            "measure that one coordinate: centre, or standardise dimensions",
+        )
     if dims["warn_magnitude"]:
         big = dims["top_sd"][0]
-        add("rogue_magnitude", "warning", f"dimension {big['dim']} spreads {dims['sd_ratio']:.1f}x "
+        add(
+            "rogue_magnitude",
+            "warning",
+            f"dimension {big['dim']} spreads {dims['sd_ratio']:.1f}x "
             f"as widely as the median dimension (standard deviation; noise of this shape "
             f"{dims['baseline_sd_ratio']['max']:.2f}x): it dominates dot products and cosines; "
-            "standardise dimensions or check that coordinate")
+            "standardise dimensions or check that coordinate",
+        )
     if not (dims["warn_cosine"] or dims["warn_magnitude"]):
-        add("dimensions", "ok", f"no rogue dimension: largest/median dimension spread "
-            f"{dims['sd_ratio']:.2f}x (noise {dims['baseline_sd_ratio']['max']:.2f}x)")
+        add(
+            "dimensions",
+            "ok",
+            f"no rogue dimension: largest/median dimension spread "
+            f"{dims['sd_ratio']:.2f}x (noise {dims['baseline_sd_ratio']['max']:.2f}x)",
+        )
     h = data["hubness"]
     o, g = h["observed"], h["gaussian"]
-    spread = f"{o['mean']:.2f} +- {o['sd']:.2f} over {h['samples']} samples" if h["samples"] > 1 \
+    spread = (
+        f"{o['mean']:.2f} +- {o['sd']:.2f} over {h['samples']} samples"
+        if h["samples"] > 1
         else f"{o['mean']:.2f} (all rows)"
+    )
     if h["warn"]:
-        helps = [(h[key]["mean"], label) for key, label in (("centred", "centring"), ("csls", "CSLS"))
-                 if h["effect"][key] == "lowers"]
-        advice = ("; ".join(f"{label} lowers it to {value:.2f}" for value, label in sorted(helps))
-                  if helps else "neither centring nor CSLS lowers it here")
+        helps = [
+            (h[key]["mean"], label)
+            for key, label in (("centred", "centring"), ("csls", "CSLS"))
+            if h["effect"][key] == "lowers"
+        ]
+        advice = (
+            "; ".join(
+                f"{label} lowers it to {value:.2f}" for value, label in sorted(helps)
+            )
+            if helps
+            else "neither centring nor CSLS lowers it here"
+        )
         for effect_name in ("raises", "leaves"):
             for key, label in (("centred", "centring"), ("csls", "CSLS")):
                 if h["effect"][key] == effect_name:
                     advice += f"; {label} {effect_name} it ({h[key]['mean']:.2f})"
         flagged = sum(1 for hub in h["hubs"] if hub["flags"])
-        extra = (f"; {flagged} of the top {len(h['hubs'])} hubs are flagged untrained/special rows"
-                 f"{'' if data['untrained']['masked'] else ' (try --mask-untrained)'}") if flagged else ""
-        add("hubness", "warning", f"hubs: N_{h['k']} skewness {spread}, against {g['mean']:.2f} on "
-            f"noise (permuted columns {h['permuted']['mean']:.2f}); {advice}{extra}")
+        extra = (
+            (
+                f"; {flagged} of the top {len(h['hubs'])} hubs are flagged untrained/special rows"
+                f"{'' if data['untrained']['masked'] else ' (try --mask-untrained)'}"
+            )
+            if flagged
+            else ""
+        )
+        add(
+            "hubness",
+            "warning",
+            f"hubs: N_{h['k']} skewness {spread}, against {g['mean']:.2f} on "
+            f"noise (permuted columns {h['permuted']['mean']:.2f}); {advice}{extra}",
+        )
     else:
-        add("hubness", "ok", f"hubness like noise or mild: N_{h['k']} skewness {spread} "
-            f"(noise {g['mean']:.2f}; a warning needs {HUB_SKEW_MIN} and noise + {HUB_MARGIN})")
+        add(
+            "hubness",
+            "ok",
+            f"hubness like noise or mild: N_{h['k']} skewness {spread} "
+            f"(noise {g['mean']:.2f}; a warning needs {HUB_SKEW_MIN} and noise + {HUB_MARGIN})",
+        )
     c = data["counts"]
     if c is not None:
-        add("counts", "info", f"your counts touch {c['rows_used']:,} of {c['rows']:,} rows; "
-            f"{c['share_rare_of_used']:.0%} of those fewer than {c['rare_below']} times")
+        add(
+            "counts",
+            "info",
+            f"your counts touch {c['rows_used']:,} of {c['rows']:,} rows; "
+            f"{c['share_rare_of_used']:.0%} of those fewer than {c['rare_below']} times",
+        )
     f = data["fragmentation"]
     if f is not None and f["mode"] == "tokenizer":
-        add("fragmentation", "info", f"the tokenizer cuts your {f['words']:,} words into "
+        add(
+            "fragmentation",
+            "info",
+            f"the tokenizer cuts your {f['words']:,} words into "
             f"{f['pieces_per_word']:.2f} pieces on average ({f['pieces_per_occurrence']:.2f} per "
-            f"running word); {f['share_split']:.0%} are split, {f['share_split_3']:.0%} into 3+")
+            f"running word); {f['share_split']:.0%} are split, {f['share_split_3']:.0%} into 3+",
+        )
     return out

@@ -27,7 +27,9 @@ UNUSED = re.compile(
     r"^(\[unused\d+\]|<unused\d+>|<\|reserved_special_token_\d+\|>|<extra_id_\d+>|madeupword\d+"
     r"|<no token \d+>|<id \d+>)$"
 )
-SPECIAL = re.compile(r"^(\[[A-Z]+\]|<\|[^|\s]+\|>|<(s|/s|pad|unk|mask|cls|sep|bos|eos)>)$")
+SPECIAL = re.compile(
+    r"^(\[[A-Z]+\]|<\|[^|\s]+\|>|<(s|/s|pad|unk|mask|cls|sep|bos|eos)>)$"
+)
 BLOCK_ROWS = 4096
 
 
@@ -36,7 +38,9 @@ class RowFlags:
     """Why rows look untrained, row index -> reasons; plus the groups of duplicates."""
 
     near_zero: list[int] = field(default_factory=list)
-    duplicates: list[int] = field(default_factory=list)  # rows in groups of identical rows
+    duplicates: list[int] = field(
+        default_factory=list
+    )  # rows in groups of identical rows
     duplicate_of: dict[int, int] = field(default_factory=dict)
     unused: list[int] = field(default_factory=list)
     special: list[int] = field(default_factory=list)
@@ -44,13 +48,17 @@ class RowFlags:
     def reasons(self) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {}
         for name in ("near_zero", "duplicates", "unused", "special"):
-            label = {"duplicates": "duplicate", "near_zero": "near-zero"}.get(name, name)
+            label = {"duplicates": "duplicate", "near_zero": "near-zero"}.get(
+                name, name
+            )
             for row in getattr(self, name):
                 out.setdefault(row, []).append(label)
         return out
 
 
-def flag_names(labels: Sequence[str] | None, special: Iterable[str] = ()) -> tuple[list[int], list[int]]:
+def flag_names(
+    labels: Sequence[str] | None, special: Iterable[str] = ()
+) -> tuple[list[int], list[int]]:
     """Rows whose label is an unused placeholder, and rows that are special tokens."""
     if labels is None:
         return [], []
@@ -77,10 +85,14 @@ def duplicate_rows(x: torch.Tensor, seed: int = 0) -> dict[int, int]:
     keys are then compared exactly, so the cost is O(nd) and the memory O(n).
     """
     n, d = x.shape
-    direction = torch.randn(d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    direction = torch.randn(
+        d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64
+    )
     keys = torch.empty(n, dtype=torch.float64)
     for start in range(0, n, BLOCK_ROWS):
-        keys[start:start + BLOCK_ROWS] = x[start:start + BLOCK_ROWS].double() @ direction
+        keys[start : start + BLOCK_ROWS] = (
+            x[start : start + BLOCK_ROWS].double() @ direction
+        )
     order = torch.argsort(keys, stable=True)
     sorted_keys = keys[order]
     same = torch.nonzero(sorted_keys[1:] == sorted_keys[:-1]).flatten()
@@ -101,8 +113,12 @@ def duplicate_rows(x: torch.Tensor, seed: int = 0) -> dict[int, int]:
     return dict(sorted(found.items()))
 
 
-def flag_rows(x: torch.Tensor, norms: torch.Tensor, labels: Sequence[str] | None = None,
-              special: Iterable[str] = ()) -> RowFlags:
+def flag_rows(
+    x: torch.Tensor,
+    norms: torch.Tensor,
+    labels: Sequence[str] | None = None,
+    special: Iterable[str] = (),
+) -> RowFlags:
     unused, specials = flag_names(labels, special)
     duplicates = duplicate_rows(x)
     zero = set(near_zero_rows(norms))
@@ -110,5 +126,10 @@ def flag_rows(x: torch.Tensor, norms: torch.Tensor, labels: Sequence[str] | None
     duplicates = {row: first for row, first in duplicates.items() if row not in zero}
     # every member of a group of identical rows is flagged: none of them is "the real one"
     members = sorted(set(duplicates) | set(duplicates.values()))
-    return RowFlags(near_zero=sorted(zero), duplicates=members, duplicate_of=duplicates,
-                    unused=unused, special=specials)
+    return RowFlags(
+        near_zero=sorted(zero),
+        duplicates=members,
+        duplicate_of=duplicates,
+        unused=unused,
+        special=specials,
+    )

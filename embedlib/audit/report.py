@@ -51,31 +51,55 @@ def format_text(data: dict) -> str:
         f"  {'  anti-hubs (N_k = 0)':<36}{h['antihub_fraction']['mean']:>12.1%}",
     ]
     if dims["top"][0]["share"] is not None:
-        lines.append("  dimensions' shares of the mean cosine: " + ", ".join(
-            f"{t['dim']} ({t['share']:.0%})" for t in dims["top"][:5]))
-    hubs = ", ".join(f"{hub['label']} ({hub['n_k']}{', ' + '/'.join(hub['flags']) if hub['flags'] else ''})"
-                     for hub in h["hubs"][:s["top"]])
-    lines += textwrap.wrap("top hubs (N_k): " + hubs, WIDTH, initial_indent="  ", subsequent_indent="    ")
+        lines.append(
+            "  dimensions' shares of the mean cosine: "
+            + ", ".join(f"{t['dim']} ({t['share']:.0%})" for t in dims["top"][:5])
+        )
+    hubs = ", ".join(
+        f"{hub['label']} ({hub['n_k']}{', ' + '/'.join(hub['flags']) if hub['flags'] else ''})"
+        for hub in h["hubs"][: s["top"]]
+    )
+    lines += textwrap.wrap(
+        "top hubs (N_k): " + hubs, WIDTH, initial_indent="  ", subsequent_indent="    "
+    )
     c = data["counts"]
     if c is not None:
-        lines.append(f"  your counts     {c['rows_used']:,} of {c['rows']:,} rows used, "
-                     f"{c['share_rare_of_used']:.1%} of them fewer than {c['rare_below']} times")
+        lines.append(
+            f"  your counts     {c['rows_used']:,} of {c['rows']:,} rows used, "
+            f"{c['share_rare_of_used']:.1%} of them fewer than {c['rare_below']} times"
+        )
     f = data["fragmentation"]
     if f is not None and f["mode"] == "tokenizer":
-        examples = "; ".join(f"{e['word']} -> {' '.join(e['pieces'])}" for e in f["examples"][:4])
-        lines += textwrap.wrap(f"fragmentation: {f['pieces_per_word']:.2f} pieces per word, "
-                               f"{f['share_split']:.0%} of {f['words']:,} words split; e.g. {examples}",
-                               WIDTH, initial_indent="  ", subsequent_indent="    ")
+        examples = "; ".join(
+            f"{e['word']} -> {' '.join(e['pieces'])}" for e in f["examples"][:4]
+        )
+        lines += textwrap.wrap(
+            f"fragmentation: {f['pieces_per_word']:.2f} pieces per word, "
+            f"{f['share_split']:.0%} of {f['words']:,} words split; e.g. {examples}",
+            WIDTH,
+            initial_indent="  ",
+            subsequent_indent="    ",
+        )
     elif f is not None:
-        lines.append(f"  your words      {f['share_words_found']:.0%} of {f['words']:,} found in the "
-                     f"table ({f['share_occurrences_found']:.0%} of occurrences)")
+        lines.append(
+            f"  your words      {f['share_words_found']:.0%} of {f['words']:,} found in the "
+            f"table ({f['share_occurrences_found']:.0%} of occurrences)"
+        )
     lines.append("findings:")
     for finding in data["findings"]:
         mark = MARKS[finding["level"]]
-        lines += textwrap.wrap(finding["message"], WIDTH, initial_indent=f"  {mark:<3}",
-                               subsequent_indent="     ")
+        lines += textwrap.wrap(
+            finding["message"],
+            WIDTH,
+            initial_indent=f"  {mark:<3}",
+            subsequent_indent="     ",
+        )
     if c is not None:
-        lines += textwrap.wrap(c["conclusions"], WIDTH, initial_indent="  about counts: ",
-                               subsequent_indent="     ")
+        lines += textwrap.wrap(
+            c["conclusions"],
+            WIDTH,
+            initial_indent="  about counts: ",
+            subsequent_indent="     ",
+        )
     lines += [f"  note: {note}" for note in data.get("notes", [])]
     return "\n".join(lines)
