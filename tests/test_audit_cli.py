@@ -166,12 +166,12 @@ def test_the_command_on_a_model_folder_flags_and_masks_untrained_rows(
 
 def test_counts_and_fragmentation_from_the_command(tiny_bert, tmp_path, capsys):
     counts = tmp_path / "counts.txt"
-    counts.write_text("cat 10\ncatdog\t2\ndogcatdog 1\n\nrunning 5\n")
+    counts.write_text("cat 10\ncatdog\t2\ndogcatdog 1\n\nrunning 5\ndogs\n")  # bare word: 1
     code, out, _ = run(capsys, tiny_bert, *FAST, "--counts", counts)
     assert code == 0 and "fragmentation: 2.00 pieces per word" in out
     assert "not from the model's training data" in out
     data = json.loads(run(capsys, tiny_bert, *FAST, "--counts", counts, "--json")[1])
-    assert data["fragmentation"]["words"] == 4 and data["counts"]["rows_used"] == 6
+    assert data["fragmentation"]["words"] == 5 and data["counts"]["rows_used"] == 7
 
 
 # ---- outputs
