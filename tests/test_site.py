@@ -250,3 +250,21 @@ def test_dark_mode_figures_keep_the_palette_hues_on_the_theme_background():
         assert np.linalg.norm(dark[name] - background) > 0.15, f"{name} vanishes into the dark background"
     for (a, ca), (b, cb) in itertools.combinations(dark.items(), 2):
         assert np.linalg.norm(ca - cb) > 0.1, f"in dark mode {a} and {b} look alike"
+
+
+def test_icon_fonts_are_cut_to_the_glyphs_in_use_and_search_loads_only_on_its_page(built_site, parsed):
+    """site_weight.py: Font Awesome's web fonts hold only the glyphs the CSS still draws as
+    text (a few KB, no TrueType copies), and only search.html loads the search index."""
+    webfonts = built_site / "_static" / "vendor" / "fontawesome" / "webfonts"
+    fonts = {p.name: p.stat().st_size for p in webfonts.iterdir()}
+    assert set(fonts) == {"fa-solid-900.woff", "fa-regular-400.woff", "fa-brands-400.woff"}, fonts
+    assert all(size < 20_000 for size in fonts.values()), fonts
+    css = (built_site / "_static" / "styles" / "pydata-sphinx-theme.css").read_text()
+    assert "webfonts/fa-solid-900.woff)" in css and ".woff2" not in css and ".ttf" not in css
+    from fontTools.ttLib import TTFont
+
+    glyphs = TTFont(webfonts / "fa-solid-900.woff").getBestCmap()
+    for name, code in {"info-circle (note)": 0xF05A, "lightbulb (tip)": 0xF0EB, "chevron": 0xF107}.items():
+        assert code in glyphs, f"the solid icon font lost the {name} glyph"
+    loading = [path for path, links in parsed.items() if any(url.endswith("searchindex.js") for _, url in links.targets)]
+    assert loading == ["search.html"], loading
