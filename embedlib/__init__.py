@@ -10,7 +10,7 @@ from .models import MODEL_ID, ModelUnavailableError, load_model, load_tokenizer,
 from .notebook import glue, seed_everything, setup
 from .shapes import PUBLISHED_SHAPES, ModelShape, dtype_bytes
 from .similarity import cosine_matrix, cosine_similarity, normalize_rows
-from .lookup import LookupLM, head_dim, lookup, lookup_costs, one_hot_lookup, parameter_count, table_bytes, touched_rows, weights_are_tied, zipf_token_stream
+from .lookup import LookupLM, expected_rare_share, head_dim, lookup, lookup_costs, one_hot_lookup, parameter_count, table_bytes, touched_rows, weights_are_tied, zipf_probabilities, zipf_token_stream
 from .positional import (
     LearnedPositionalEmbedding, RopeLengthWarning, RopeScaling, alibi_bias, alibi_slopes, apply_rope,
     rope_frequencies, sinusoidal_encoding,

@@ -88,9 +88,6 @@ def truncation_report(text: str, max_length: int, tokenizer=None) -> Truncation:
     )
 
 
-@torch.no_grad()
-
-
 def window_spans(n_tokens: int, size: int, stride: int | None = None) -> list[tuple[int, int]]:
     """Half-open ``(start, end)`` spans of at most ``size`` tokens that cover ``0 .. n_tokens``.
 
@@ -112,3 +109,33 @@ def window_spans(n_tokens: int, size: int, stride: int | None = None) -> list[tu
         if end == n_tokens:
             return spans
         start += stride
+
+
+def embed_windows(
+    text: str, size: int = 512, stride: int | None = None, model=None, tokenizer=None
+) -> torch.Tensor:
+    """Unit-length MiniLM embeddings of windows that together cover all of ``text``.
+
+    The text's word pieces are cut by :func:`window_spans` into windows of at most
+    ``size - 2`` pieces (``stride`` apart), each framed by ``[CLS]`` and ``[SEP]``, so every
+    window fits ``size`` positions; each is embedded like a sentence (mean of the last
+    layer's vectors, normalised: :func:`embedlib.sentences.embed_sentences`). Returns
+    ``[n_windows, d]``, in text order: search them one by one, or combine them, instead of
+    reading only the first ``size`` tokens.
+    """
+    model = load_model() if model is None else model
+    tokenizer = load_tokenizer() if tokenizer is None else tokenizer
+    limit = int(model.config.max_position_embeddings)
+    if isinstance(size, bool) or not isinstance(size, int) or not 3 <= size <= limit:
+        raise ValueError(f"size must be an integer from 3 to {limit} positions, got {size!r}")
+    pieces = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+    if not pieces:
+        raise ValueError("text has no word pieces to embed")
+    stride = size - 2 if stride is None else stride
+    vectors = []
+    with torch.inference_mode():
+        for start, end in window_spans(len(pieces), size - 2, stride):
+            ids = [tokenizer.cls_token_id, *pieces[start:end], tokenizer.sep_token_id]
+            states = model(input_ids=torch.tensor([ids])).last_hidden_state[0]  # (n, d)
+            vectors.append(torch.nn.functional.normalize(states.mean(dim=0), dim=0))
+    return torch.stack(vectors)  # (n_windows, d)

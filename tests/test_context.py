@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from embedlib.context import (
-    check_context, count_tokens, position_limit, sentence_transformers_limit, truncation_report, window_spans,
+    check_context, count_tokens, embed_windows, position_limit, sentence_transformers_limit,
+    truncation_report, window_spans,
 )
 from embedlib.data import read_lines
 from embedlib.models import load_model, load_tokenizer, model_source
@@ -103,3 +104,36 @@ def test_window_spans_cover_every_token(n_tokens, size, stride):
 def test_window_spans_rejects_gaps():
     with pytest.raises(ValueError, match="stride 5 > size 4"):
         window_spans(10, 4, 5)
+
+
+def test_one_window_is_the_sentence_embedding():
+    text = "The talks in Jerusalem collapsed late on Tuesday."
+    windows = embed_windows(text)
+    assert windows.shape == (1, 384)
+    torch.testing.assert_close(windows[0], embed_sentences([text], max_length=512)[0])
+
+
+def test_windows_cover_the_whole_text_and_match_a_slow_loop():
+    tokenizer, model = load_tokenizer(), load_model()
+    pieces = tokenizer(LONG, add_special_tokens=False, verbose=False)["input_ids"]
+    windows = embed_windows(LONG, size=130, stride=64)
+    spans = window_spans(len(pieces), 128, 64)
+    assert windows.shape == (len(spans), 384) and spans[-1][1] == len(pieces) == 784
+    for row, (start, end) in zip(windows, spans):
+        ids = torch.tensor([[tokenizer.cls_token_id, *pieces[start:end], tokenizer.sep_token_id]])
+        with torch.no_grad():
+            mean = model(input_ids=ids).last_hidden_state[0].mean(dim=0)
+        torch.testing.assert_close(row, mean / mean.norm())
+
+
+def test_windows_see_the_ending_that_truncation_drops():
+    endings = ["Officials later said the talks had collapsed.", "Officials later said the talks had succeeded."]
+    a, b = (embed_windows(f"{LONG} {ending}", size=128, stride=64) for ending in endings)
+    assert torch.equal(a[0], b[0])  # the beginnings are the same text
+    assert float(a[-1] @ b[-1]) < 0.999  # the last windows hold the two endings
+
+
+@pytest.mark.parametrize("size", [2, 513, 100.0])
+def test_embed_windows_rejects_impossible_sizes(size):
+    with pytest.raises(ValueError, match="size must be an integer from 3 to 512"):
+        embed_windows("a short text", size=size)

