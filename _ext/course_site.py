@@ -26,6 +26,16 @@ article header keeps a search icon on narrow screens). Emptying pydata's ``navba
 removes that bar. This is set here rather than under ``sphinx.config`` in ``_config.yml``,
 where an ``html_theme_options`` key would replace Jupyter Book's theme options (launch and
 repository buttons) instead of adding to them.
+
+4. The Colab and download buttons of a chapter open its learner's copy, ``learner/NN.ipynb``
+(plain Jupyter Markdown, no MyST roles: see ``scripts/learner_notebooks.py``), not the book
+source. The copies are served from the site's ``learner/`` folder.
+
+5. Each page's footer says when its source last changed, from git (``git log -1``), not
+when the site was built; without git (an exported tarball) it says nothing.
+
+Also loaded from here: ``bibliography_style`` (author-year list labels, linked entries) and
+``site_weight`` (a Font Awesome subset, lazy images, no source maps), and ``course.css``.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import shutil
+import subprocess
 from pathlib import Path
 
 from sphinx.application import Sphinx
@@ -80,9 +91,34 @@ def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
         return  # an incremental rebuild: the copy is already there
     if target.exists():
         shutil.rmtree(target)
-    # node-main.js is for Node, latest.js would fetch MathJax from a CDN: neither is needed here.
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("node-main.js", "latest.js"))
+    shutil.copytree(source, target, ignore=_unused_mathjax)
     stamp.write_text(origin)
+
+
+def _unused_mathjax(folder: str, names: list[str]) -> list[str]:
+    """What the pages never load: every combined build but tex-mml-chtml.js (latest.js would
+    even fetch MathJax from a CDN), node-main.js, and the SVG output (pages use CommonHTML).
+    Kept: input extensions, fonts, the menu, accessibility and its speech rules, all of which
+    MathJax loads lazily from beside the main file."""
+    if Path(folder) == mathjax_es5_dir():
+        return [n for n in names if n.endswith(".js") and n != "tex-mml-chtml.js"]
+    if Path(folder).name == "output":
+        return [n for n in names if n.startswith("svg")]
+    return []
+
+
+def _git_date(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    source = app.env.doc2path(pagename) if pagename in app.env.all_docs else None
+    if source is None:
+        return
+    try:
+        date = subprocess.run(
+            ["git", "log", "-1", "--format=%cs", "--", str(source)],
+            cwd=app.srcdir, capture_output=True, text=True, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        date = ""
+    context["last_updated"] = date or None
 
 
 def _drop_duplicate_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -96,8 +132,49 @@ def _drop_duplicate_scripts(app: Sphinx, pagename: str, templatename: str, conte
     context["script_files"] = unique
 
 
+LEARNER = "learner"  # the learner notebooks' folder, in the repository and in the site
+
+
+def _learner_buttons(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Chapters: Colab and the one download open the learner copy. Other pages: no download of
+    a source the site does not serve (``html_copy_source`` is off)."""
+    stem = pagename.removeprefix("chapters/") if pagename.startswith("chapters/") else None
+    if stem is not None and not (Path(app.srcdir) / LEARNER / f"{stem}.ipynb").is_file():
+        raise ExtensionError(f"{LEARNER}/{stem}.ipynb is missing: run `make learner` and commit it.")
+    for group in context.get("header_buttons", []):
+        if group.get("label") == "download-buttons":
+            kept = [b for b in group["buttons"] if b.get("label") == "download-pdf-button"]
+            if stem is not None:
+                kept.insert(0, {
+                    "type": "link", "url": context["pathto"](f"{LEARNER}/{stem}.ipynb", 1),
+                    "text": ".ipynb", "tooltip": "Download the notebook (plain Jupyter)",
+                    "icon": "fas fa-file", "label": "download-source-button",
+                })
+            group["buttons"] = kept
+        for button in group.get("buttons", [group]):
+            url = button.get("url", "")
+            if stem is not None and "colab.research.google.com" in url:
+                button["url"] = url.replace(f"/{pagename}.ipynb", f"/{LEARNER}/{stem}.ipynb")
+
+
+def _copy_learner_notebooks(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    target = Path(app.outdir) / LEARNER
+    target.mkdir(exist_ok=True)
+    for notebook in sorted((Path(app.srcdir) / LEARNER).glob("*.ipynb")):
+        shutil.copyfile(notebook, target / notebook.name)
+
+
 def setup(app: Sphinx) -> dict:
+    app.setup_extension("bibliography_style")
+    app.setup_extension("site_weight")
+    app.config.html_static_path.append(str(Path(__file__).with_name("static")))
+    app.add_css_file("course.css")
+    app.connect("html-page-context", _git_date)
     app.connect("config-inited", _configure)
     app.connect("html-page-context", _drop_duplicate_scripts)
+    app.connect("html-page-context", _learner_buttons, priority=900)
     app.connect("build-finished", _copy_mathjax)
+    app.connect("build-finished", _copy_learner_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -2,11 +2,15 @@
 
 ``claims.yml`` (beside this module) holds one record per claim id. Notebook cells that
 demonstrate a claim carry the cell tag ``claim-CNN``; :func:`demonstrated_claims` reads those
-tags, so tests can check that every claim is shown somewhere.
+tags, so tests can check that every claim is shown somewhere. A finding quotes the numbers
+its chapter measured as glue references, ``{glue:text}`key:.3f` ``, filled in from the
+chapter notebook's stored outputs (:func:`glued_values`), so the appendix cannot drift from
+the chapters.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass, field
@@ -19,6 +23,8 @@ VERDICTS = ("confirmed", "nuanced", "corrected")
 PENDING = "pending"
 TAG_PATTERN = re.compile(r"^claim-(C\d\d)$")
 TARGET_PATTERN = re.compile(r"^\(([\w-]+)\)=\s*$", re.M)
+GLUE_ROLE = re.compile(r"\{glue:text\}`([^`:]+)(?::([^`]*))?`")
+GLUE_MIME = "application/papermill.record/text/plain"
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,59 @@ def toc_chapters(toc: Path) -> set[str]:
     return set(re.findall(r"file:\s*chapters/([\w-]+)", Path(toc).read_text(encoding="utf-8")))
 
 
+def glued_values(notebook: Path) -> dict[str, str]:
+    """The ``text/plain`` form of every value glued in a notebook's stored outputs, by name."""
+    values = {}
+    for cell in json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name and GLUE_MIME in output.get("data", {}):
+                values[name] = "".join(output["data"][GLUE_MIME])
+    return values
+
+
+def format_glued(text_plain: str, spec: str) -> str:
+    """Format a glued value as the book's ``{glue:text}`key:spec` `` role shows it.
+
+    The stored ``text/plain`` is a Python literal (``0.7546``, ``30522``, ``'queen'``); the
+    format spec's type letter decides how it is read, as in myst-nb's glue roles.
+    """
+    try:
+        value = ast.literal_eval(text_plain)
+    except (SyntaxError, ValueError):
+        value = text_plain
+    if not spec:
+        return str(value)
+    kind = spec[-1]
+    if kind == "s":
+        value = str(value)
+    elif kind in "bcdoxX":
+        value = int(value)
+    elif kind in "eEfFgGn%":
+        value = float(value)
+    return format(value, spec)
+
+
+def fill_glue(text: str, values: dict[str, str], where: str = "the text") -> str:
+    """Replace every ``{glue:text}`key:spec` `` in ``text`` by its formatted value.
+
+    ``KeyError`` names the key (and ``where``) when a value was never glued.
+    """
+    def paste(match: re.Match) -> str:
+        key, spec = match.group(1), match.group(2) or ""
+        if key not in values:
+            raise KeyError(f"{where} quotes {{glue:text}}`{key}`, which no cell glues")
+        return format_glued(values[key], spec)
+
+    return GLUE_ROLE.sub(paste, text)
+
+
+def chapter_glue(claims: list[Claim], folder: Path) -> dict[str, dict[str, str]]:
+    """The glued values of each claim's chapter notebook in ``folder`` (chapters absent: none)."""
+    paths = {c.chapter: Path(folder) / f"{c.chapter}.ipynb" for c in claims}
+    return {chapter: glued_values(path) for chapter, path in paths.items() if path.is_file()}
+
+
 def verdict_counts(claims: list[Claim]) -> dict[str, int]:
     """How many claims have each verdict, in the order confirmed, nuanced, corrected, pending."""
     return {verdict: sum(c.verdict == verdict for c in claims) for verdict in VERDICTS + (PENDING,)}
@@ -113,12 +172,15 @@ def _sources(claim: Claim) -> str:
     ) or "—"
 
 
-def _row(claim: Claim, linkable: set[str] | None) -> str:
+def _row(claim: Claim, linkable: set[str] | None, glued: dict[str, dict[str, str]] | None) -> str:
     if claim.label and (linkable is None or claim.label in linkable):
         where = f"{{ref}}`{claim.label}`"
     else:
         where = "not yet demonstrated"
-    finding = (claim.finding or "—").replace("|", "\\|").replace("\n", " ")
+    finding = claim.finding or "—"
+    if glued is not None:
+        finding = fill_glue(finding, glued.get(claim.chapter, {}), f"the finding of {claim.id}")
+    finding = finding.replace("|", "\\|").replace("\n", " ")
     return f"| {claim.id} | {claim.statement} | **{claim.verdict}** | {finding} | {where} | {_sources(claim)} |"
 
 
@@ -128,20 +190,26 @@ _HEADER = (
 )
 
 
-def verdict_table(claims: list[Claim], linkable: set[str] | None = None) -> str:
+def verdict_table(
+    claims: list[Claim], linkable: set[str] | None = None, glued: dict[str, dict[str, str]] | None = None
+) -> str:
     """The ledger as one MyST Markdown table: id, claim, verdict, finding, where, sources.
 
     ``linkable``: the labels that exist in the built book; a claim whose label is not among
-    them gets no link (None: link every label).
+    them gets no link (None: link every label). ``glued``: each chapter's glued values
+    (:func:`chapter_glue`), which fill the findings' glue references (None: leave them).
     """
-    return "\n".join(_HEADER + tuple(_row(claim, linkable) for claim in claims))
+    return "\n".join(_HEADER + tuple(_row(claim, linkable, glued) for claim in claims))
 
 
-def verdict_page(claims: list[Claim], chapters: set[str], linkable: set[str]) -> str:
+def verdict_page(
+    claims: list[Claim], chapters: set[str], linkable: set[str], glued: dict[str, dict[str, str]] | None = None
+) -> str:
     """The appendix: counts by verdict, then one table per chapter, in chapter order.
 
     ``chapters``: the chapter stems in the book (their headings link with ``{doc}``);
-    ``linkable``: the labels defined in those chapters (see :func:`verdict_table`).
+    ``linkable``: the labels defined in those chapters; ``glued``: their glued values (see
+    :func:`verdict_table`).
     """
     counts = verdict_counts(claims)
     parts = [
@@ -154,5 +222,6 @@ def verdict_page(claims: list[Claim], chapters: set[str], linkable: set[str]) ->
         group = [c for c in claims if c.chapter == chapter]
         title = f"{{doc}}`{chapter}`" if chapter in chapters else f"`{chapter}` (not in the book yet)"
         judged = sum(c.verdict != PENDING for c in group)
-        parts += ["", f"**Chapter {title}**: {judged} of {len(group)} claims judged.", "", verdict_table(group, linkable)]
+        parts += ["", f"**Chapter {title}**: {judged} of {len(group)} claims judged.", "",
+                  verdict_table(group, linkable, glued)]
     return "\n".join(parts)

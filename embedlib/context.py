@@ -32,7 +32,9 @@ def sentence_transformers_limit() -> int:
     ``sentence_bert_config.json``; 256 for all-MiniLM-L6-v2), read without loading the library."""
     source = model_source()
     path = Path(source) / "sentence_bert_config.json"
-    if not path.is_file():  # the hub id: fetch the one small file (cached by huggingface_hub)
+    if (
+        not path.is_file()
+    ):  # the hub id: fetch the one small file (cached by huggingface_hub)
         from huggingface_hub import hf_hub_download
 
         path = Path(hf_hub_download(source, "sentence_bert_config.json"))
@@ -74,12 +76,18 @@ def truncation_report(text: str, max_length: int, tokenizer=None) -> Truncation:
     ``dropped_text`` is the tail the model never sees, decoded back from its word pieces.
     """
     tokenizer = load_tokenizer() if tokenizer is None else tokenizer
-    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 3:
-        raise ValueError(f"max_length must be an integer >= 3 ([CLS], one piece, [SEP]), got {max_length!r}")
+    if (
+        isinstance(max_length, bool)
+        or not isinstance(max_length, int)
+        or max_length < 3
+    ):
+        raise ValueError(
+            f"max_length must be an integer >= 3 ([CLS], one piece, [SEP]), got {max_length!r}"
+        )
     full = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
     kept = tokenizer(text, truncation=True, max_length=max_length)["input_ids"]
     n_special = len(tokenizer("")["input_ids"])  # [CLS] and [SEP] for BERT
-    tail = full[len(kept) - n_special:]
+    tail = full[len(kept) - n_special :]
     return Truncation(
         n_tokens=len(full) + n_special,
         kept=len(kept),
@@ -88,10 +96,9 @@ def truncation_report(text: str, max_length: int, tokenizer=None) -> Truncation:
     )
 
 
-@torch.no_grad()
-
-
-def window_spans(n_tokens: int, size: int, stride: int | None = None) -> list[tuple[int, int]]:
+def window_spans(
+    n_tokens: int, size: int, stride: int | None = None
+) -> list[tuple[int, int]]:
     """Half-open ``(start, end)`` spans of at most ``size`` tokens that cover ``0 .. n_tokens``.
 
     Consecutive windows start ``stride`` tokens apart (``stride = size``: no overlap); the
@@ -103,7 +110,9 @@ def window_spans(n_tokens: int, size: int, stride: int | None = None) -> list[tu
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if stride > size:
-        raise ValueError(f"stride {stride} > size {size} would skip tokens; use a stride from 1 to {size}")
+        raise ValueError(
+            f"stride {stride} > size {size} would skip tokens; use a stride from 1 to {size}"
+        )
     spans = []
     start = 0
     while True:
@@ -112,3 +121,35 @@ def window_spans(n_tokens: int, size: int, stride: int | None = None) -> list[tu
         if end == n_tokens:
             return spans
         start += stride
+
+
+def embed_windows(
+    text: str, size: int = 512, stride: int | None = None, model=None, tokenizer=None
+) -> torch.Tensor:
+    """Unit-length MiniLM embeddings of windows that together cover all of ``text``.
+
+    The text's word pieces are cut by :func:`window_spans` into windows of at most
+    ``size - 2`` pieces (``stride`` apart), each framed by ``[CLS]`` and ``[SEP]``, so
+    every window fits ``size`` positions; each is embedded like a sentence (mean of the
+    last layer's vectors, normalised, as :func:`embedlib.sentences.embed_sentences`).
+    Returns ``[n_windows, d]`` in text order: search the windows one by one, or combine
+    them, instead of reading only the first ``size`` tokens.
+    """
+    model = load_model() if model is None else model
+    tokenizer = load_tokenizer() if tokenizer is None else tokenizer
+    limit = int(model.config.max_position_embeddings)
+    if isinstance(size, bool) or not isinstance(size, int) or not 3 <= size <= limit:
+        raise ValueError(
+            f"size must be an integer from 3 to {limit} positions, got {size!r}"
+        )
+    pieces = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+    if not pieces:
+        raise ValueError("text has no word pieces to embed")
+    stride = size - 2 if stride is None else stride
+    vectors = []
+    with torch.inference_mode():
+        for start, end in window_spans(len(pieces), size - 2, stride):
+            ids = [tokenizer.cls_token_id, *pieces[start:end], tokenizer.sep_token_id]
+            states = model(input_ids=torch.tensor([ids])).last_hidden_state[0]  # (n, d)
+            vectors.append(torch.nn.functional.normalize(states.mean(dim=0), dim=0))
+    return torch.stack(vectors)  # (n_windows, d)

@@ -157,22 +157,53 @@ class AnalogyReport:
         return {s: self.correct[s] / self.total[s] for s in self.total}
 
 
-def analogy_predictions(vectors: WordVectors, queries: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """3CosAdd answers for a batch of questions, ``queries`` = [n, 3] ids of (a, b, c): [n] ids."""
+ANALOGY_METHODS = ("3cosadd", "only-c", "ignore-a")
+
+
+def analogy_predictions(
+    vectors: WordVectors, queries: torch.Tensor, batch_size: int = 256, method: str = "3cosadd"
+) -> torch.Tensor:
+    """Answers for a batch of questions, ``queries`` = [n, 3] ids of (a, b, c): [n] ids.
+
+    ``method`` picks the target vector, and every method leaves out the three query words:
+
+    - ``"3cosadd"``: :math:`\\hat b - \\hat a + \\hat c`, the analogy itself;
+    - ``"only-c"``: :math:`\\hat c` alone, i.e. the nearest neighbour of c;
+    - ``"ignore-a"``: :math:`\\hat b + \\hat c`, the offset without subtracting a.
+
+    The last two are the baselines of Linzen (2016, "Issues in evaluating semantic spaces
+    using word analogies", arXiv:1606.07736; his "only-b" and "ignore-a" in the a : a* :: b : b*
+    notation): whatever share of questions they solve needs no vector arithmetic.
+    """
+    if method not in ANALOGY_METHODS:
+        raise ValueError(f"method={method!r}; choose one of {', '.join(ANALOGY_METHODS)}")
+    if queries.ndim != 2 or queries.shape[1] != 3:
+        raise ValueError(f"queries of shape {tuple(queries.shape)}; pass [n, 3] ids of (a, b, c)")
     unit = vectors.unit
     answers = []
     for batch in queries.split(batch_size):
         a, b, c = batch.T  # each [n]
-        scores = (unit[b] - unit[a] + unit[c]) @ unit.T  # [n, V]; the target's length changes no ranking
+        if method == "3cosadd":
+            target = unit[b] - unit[a] + unit[c]  # [n, d]
+        elif method == "only-c":
+            target = unit[c]
+        else:
+            target = unit[b] + unit[c]
+        scores = target @ unit.T  # [n, V]; the target's length changes no ranking
         scores.scatter_(1, batch, -torch.inf)  # exclude the three query words
         answers.append(scores.argmax(dim=1))
     return torch.cat(answers)
 
 
 def evaluate_analogies(
-    vectors: WordVectors, questions: Sequence[AnalogyQuestion] | None = None, batch_size: int = 256
+    vectors: WordVectors,
+    questions: Sequence[AnalogyQuestion] | None = None,
+    batch_size: int = 256,
+    method: str = "3cosadd",
 ) -> AnalogyReport:
-    """3CosAdd accuracy per section, by default on ``questions-words.txt`` (lower-cased).
+    """Accuracy per section, by default on ``questions-words.txt`` (lower-cased).
+
+    ``method`` is 3CosAdd or one of Linzen's baselines (:func:`analogy_predictions`).
 
     Like gensim's ``evaluate_word_analogies`` (with its default ``restrict_vocab`` when the
     vocabulary has under 300,000 words): a question counts only if all four words are in the
@@ -184,7 +215,7 @@ def evaluate_analogies(
     total: dict[str, int] = defaultdict(int)
     if usable:
         queries = torch.tensor([[vectors.index[w] for w in (q.a, q.b, q.c)] for q in usable])  # [n, 3]
-        answers = analogy_predictions(vectors, queries, batch_size)
+        answers = analogy_predictions(vectors, queries, batch_size, method)
         for q, answer in zip(usable, answers.tolist()):
             total[q.section] += 1
             correct[q.section] += answer == vectors.index[q.d]
@@ -271,3 +302,62 @@ def pca(matrix: torch.Tensor, k: int = 2) -> torch.Tensor:
     axes = vh[:k]  # [k, d]
     signs = torch.sign(axes.gather(1, axes.abs().argmax(dim=1, keepdim=True)))  # [k, 1]
     return (centred @ (axes * signs).T).float()  # [n, k]
+
+
+def random_offset_cosines(
+    vectors: WordVectors, axis: torch.Tensor, n_pairs: int = 20_000, seed: int = 0
+) -> torch.Tensor:
+    """Null distribution for an offset's alignment: cosines of random offsets with ``axis``.
+
+    Draws ``n_pairs`` pairs of distinct words (x, y) uniformly from the vocabulary and returns
+    :math:`\\cos(\\hat y - \\hat x,\\ axis)`: [n_pairs]. A relation's offset (queen - king)
+    is aligned with a direction (woman - man) beyond chance only if its cosine is far in the
+    tail of this distribution. Unlike the isotropic rule of thumb :math:`1/\\sqrt d`, it
+    includes whatever structure the space has (a common direction, uneven variances).
+    """
+    if n_pairs < 1:
+        raise ValueError(f"n_pairs={n_pairs}; draw at least one pair")
+    if len(vectors) < 2:
+        raise ValueError("need at least two words to draw pairs")
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randint(len(vectors), (n_pairs,), generator=generator)
+    shift = torch.randint(1, len(vectors), (n_pairs,), generator=generator)
+    y = (x + shift) % len(vectors)  # uniform over the words other than x
+    offsets = normalize_rows(vectors.unit[y] - vectors.unit[x])  # [n_pairs, d]
+    return offsets @ normalize_rows(axis.float())  # [n_pairs]
+
+
+def nearest_group_share(matrix: torch.Tensor, labels: Sequence[str], metric: str = "cosine") -> float:
+    """Share of rows whose nearest other row carries the same label.
+
+    ``matrix`` is [n, d] (the full vectors, or 2-D coordinates of a picture); ``labels`` has
+    one group name per row. ``metric`` is ``"cosine"`` (how the space is searched) or
+    ``"euclidean"`` (what the eye sees in a scatter plot). Chance level is the share for
+    shuffled labels.
+    """
+    if metric not in ("cosine", "euclidean"):
+        raise ValueError(f"metric={metric!r}; use 'cosine' or 'euclidean'")
+    if matrix.ndim != 2 or matrix.shape[0] != len(labels) or len(labels) < 2:
+        raise ValueError(
+            f"matrix of shape {tuple(matrix.shape)} and {len(labels)} labels; pass [n, d] and n >= 2 labels"
+        )
+    x = matrix.double()
+    if metric == "cosine":
+        closeness = normalize_rows(x) @ normalize_rows(x).T  # [n, n]
+    else:
+        closeness = -torch.cdist(x, x)  # [n, n]
+    closeness.fill_diagonal_(-torch.inf)
+    nearest = closeness.argmax(dim=1).tolist()
+    return sum(labels[i] == labels[j] for i, j in enumerate(nearest)) / len(labels)
+
+
+def ranking_gaps(scored: Sequence[tuple[str, float]]) -> list[float]:
+    """Differences between consecutive scores of a ranking [(word, score), ...], best first.
+
+    A printed order is only as stable as its smallest gap: notebooks assert it exceeds a
+    margin (1e-3) before drawing conclusions from the order.
+    """
+    scores = [s for _, s in scored]
+    if any(a < b for a, b in zip(scores, scores[1:])):
+        raise ValueError("scores must be sorted from best to worst")
+    return [a - b for a, b in zip(scores, scores[1:])]

@@ -24,6 +24,7 @@ Functions taking a :class:`~embedlib.shapes.ModelShape` read the sizes from its 
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 import torch
@@ -36,21 +37,44 @@ MIB = 2**20
 GIB = 2**30
 
 
-def _positive(**sizes: int) -> None:
-    """Raise ValueError naming the first size that is not a positive integer."""
+def _positive(**sizes: int) -> list[int]:
+    """The sizes as Python ints; ValueError naming the first that is not a positive
+    integer.
+
+    Any integer type is accepted (``int``, NumPy integers such as ``np.int64``, 0-d
+    integer tensors: whatever ``operator.index`` takes); booleans and floats are not.
+    """
+    counts = []
     for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}; pass a count such as 8 or 4096")
+        try:
+            count = None if isinstance(value, bool) else operator.index(value)
+        except TypeError:
+            count = None
+        if count is None or count <= 0:
+            raise ValueError(
+                f"{name} must be a positive integer, got {value!r}; pass a count such as 8 or 4096"
+            )
+        counts.append(int(count))
+    return counts
 
 
-def kv_bytes_per_token(n_layers: int, n_kv_heads: int, head_dim: int, dtype: torch.dtype | str) -> int:
+def kv_bytes_per_token(
+    n_layers: int, n_kv_heads: int, head_dim: int, dtype: torch.dtype | str
+) -> int:
     """Bytes the KV cache grows by for each token: ``2 * n_layers * n_kv_heads * head_dim * b``."""
-    _positive(n_layers=n_layers, n_kv_heads=n_kv_heads, head_dim=head_dim)
+    n_layers, n_kv_heads, head_dim = _positive(
+        n_layers=n_layers, n_kv_heads=n_kv_heads, head_dim=head_dim
+    )
     return 2 * n_layers * n_kv_heads * head_dim * dtype_bytes(dtype)
 
 
 def kv_cache_bytes(
-    n_layers: int, n_kv_heads: int, head_dim: int, seq_len: int, dtype: torch.dtype | str, batch: int = 1
+    n_layers: int,
+    n_kv_heads: int,
+    head_dim: int,
+    seq_len: int,
+    dtype: torch.dtype | str,
+    batch: int = 1,
 ) -> int:
     """Bytes of the keys and values a decoder keeps for ``batch`` sequences of ``seq_len`` tokens.
 
@@ -61,13 +85,13 @@ def kv_cache_bytes(
     Example (LLaMA 3 8B, fp16, 8,192 tokens): ``kv_cache_bytes(32, 8, 128, 8192, "fp16")``
     is 1 GiB.
     """
-    _positive(seq_len=seq_len, batch=batch)
+    seq_len, batch = _positive(seq_len=seq_len, batch=batch)
     return kv_bytes_per_token(n_layers, n_kv_heads, head_dim, dtype) * seq_len * batch
 
 
 def hidden_bytes_per_token(d_model: int, dtype: torch.dtype | str) -> int:
     """Bytes of one token's hidden vector (the residual stream between layers): ``d * b``."""
-    _positive(d_model=d_model)
+    (d_model,) = _positive(d_model=d_model)
     return d_model * dtype_bytes(dtype)
 
 
@@ -78,38 +102,96 @@ def attention_flops(n_heads: int, head_dim: int, n_queries: int, n_keys: int) ->
     head_dim`` multiply-adds per head (2 FLOPs each). Softmax and masking are not counted
     (nor does ``FlopCounterMode`` count them). Without a causal mask's savings.
     """
-    _positive(n_heads=n_heads, head_dim=head_dim, n_queries=n_queries, n_keys=n_keys)
+    n_heads, head_dim, n_queries, n_keys = _positive(
+        n_heads=n_heads, head_dim=head_dim, n_queries=n_queries, n_keys=n_keys
+    )
     return 4 * n_heads * head_dim * n_queries * n_keys
 
 
 def _kv_heads(shape: ModelShape, kv_heads: int | None) -> int:
     if kv_heads is None:
         return shape.n_kv_heads
-    if isinstance(kv_heads, bool) or not isinstance(kv_heads, int) or not 0 < kv_heads <= shape.n_heads:
-        raise ValueError(f"kv_heads={kv_heads!r} for {shape.name}: use 1 to {shape.n_heads} (n_heads), or None for the published {shape.n_kv_heads}")
+    if (
+        isinstance(kv_heads, bool)
+        or not isinstance(kv_heads, int)
+        or not 0 < kv_heads <= shape.n_heads
+    ):
+        raise ValueError(
+            f"kv_heads={kv_heads!r} for {shape.name}: use 1 to {shape.n_heads} (n_heads), or None for the published {shape.n_kv_heads}"
+        )
     if shape.n_heads % kv_heads:
-        raise ValueError(f"kv_heads={kv_heads} does not divide {shape.name}'s {shape.n_heads} query heads; use a divisor of {shape.n_heads}")
+        raise ValueError(
+            f"kv_heads={kv_heads} does not divide {shape.name}'s {shape.n_heads} query heads; use a divisor of {shape.n_heads}"
+        )
     return kv_heads
 
 
-def shape_kv_bytes_per_token(shape: ModelShape, dtype: torch.dtype | str, kv_heads: int | None = None) -> int:
+def shape_kv_bytes_per_token(
+    shape: ModelShape, dtype: torch.dtype | str, kv_heads: int | None = None
+) -> int:
     """KV-cache bytes per token of a published model; ``kv_heads=shape.n_heads`` asks "as if MHA"."""
-    return kv_bytes_per_token(shape.n_layers, _kv_heads(shape, kv_heads), shape.head_dim, dtype)
+    return kv_bytes_per_token(
+        shape.n_layers, _kv_heads(shape, kv_heads), shape.head_dim, dtype
+    )
 
 
 def shape_kv_cache_bytes(
-    shape: ModelShape, seq_len: int, dtype: torch.dtype | str, batch: int = 1, kv_heads: int | None = None
+    shape: ModelShape,
+    seq_len: int,
+    dtype: torch.dtype | str,
+    batch: int = 1,
+    kv_heads: int | None = None,
 ) -> int:
     """KV-cache bytes of a published model at ``seq_len`` tokens (see :func:`kv_cache_bytes`)."""
-    return kv_cache_bytes(shape.n_layers, _kv_heads(shape, kv_heads), shape.head_dim, seq_len, dtype, batch)
+    return kv_cache_bytes(
+        shape.n_layers,
+        _kv_heads(shape, kv_heads),
+        shape.head_dim,
+        seq_len,
+        dtype,
+        batch,
+    )
 
 
 def max_tokens_in_budget(
-    shape: ModelShape, budget_bytes: int, dtype: torch.dtype | str, batch: int = 1, kv_heads: int | None = None
+    shape: ModelShape,
+    budget_bytes: int,
+    dtype: torch.dtype | str,
+    batch: int = 1,
+    kv_heads: int | None = None,
 ) -> int:
     """The most tokens per sequence whose KV cache fits in ``budget_bytes`` (rounded down)."""
-    _positive(budget_bytes=budget_bytes, batch=batch)
+    budget_bytes, batch = _positive(budget_bytes=budget_bytes, batch=batch)
     return budget_bytes // (shape_kv_bytes_per_token(shape, dtype, kv_heads) * batch)
+
+
+def returned_cache(output):
+    """The key/value cache in a model's output: ``cache`` (recent transformers) or
+    ``past_key_values`` (earlier versions)."""
+    if "cache" in output:
+        return output["cache"]
+    if "past_key_values" in output:
+        return output["past_key_values"]
+    raise ValueError(
+        "the output holds no key/value cache; call the model with use_cache=True"
+    )
+
+
+def decode_step(model, output, next_ids: torch.Tensor):
+    """Run ``model`` on ``next_ids`` (``(batch, k)``) after ``output``, reusing its cache.
+
+    This is one step of generation: only the new tokens' keys and values are computed
+    and appended to the cache. The keyword is ``cache`` in recent transformers and
+    ``past_key_values`` before; the model's signature says which.
+    """
+    import inspect
+
+    keyword = (
+        "cache"
+        if "cache" in inspect.signature(model.forward).parameters
+        else "past_key_values"
+    )
+    return model(next_ids, use_cache=True, **{keyword: returned_cache(output)})
 
 
 def measured_kv_cache_bytes(output) -> int:
@@ -119,7 +201,7 @@ def measured_kv_cache_bytes(output) -> int:
     of its layouts: ``DynamicCache`` with ``.layers``, older ``DynamicCache`` with
     ``key_cache``/``value_cache`` lists, or a tuple of ``(key, value)`` per layer.
     """
-    cache = output["cache"] if "cache" in output else output["past_key_values"]
+    cache = returned_cache(output)
     if hasattr(cache, "layers"):
         pairs = [(layer.keys, layer.values) for layer in cache.layers]
     elif hasattr(cache, "key_cache"):
@@ -161,7 +243,9 @@ def costs(shape: ModelShape, seq_len: int, dtype: torch.dtype | str = "fp16") ->
         d_model=shape.d_model,
         head_dim=shape.head_dim,
         table_bytes=table_bytes(shape.vocab_size, shape.d_model, dtype),
-        output_projection_bytes=0 if shape.tied_embeddings else table_bytes(shape.vocab_size, shape.d_model, dtype),
+        output_projection_bytes=0
+        if shape.tied_embeddings
+        else table_bytes(shape.vocab_size, shape.d_model, dtype),
         hidden_bytes_per_token=hidden_bytes_per_token(shape.d_model, dtype),
         kv_bytes_per_token=shape_kv_bytes_per_token(shape, dtype),
         kv_cache_bytes=shape_kv_cache_bytes(shape, seq_len, dtype),

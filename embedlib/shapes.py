@@ -6,8 +6,10 @@ from the course's notes; chapters compare the notes' figures against these.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 _DTYPE_NAMES = {
@@ -19,13 +21,36 @@ _DTYPE_NAMES = {
 }
 
 
+def as_count(name: str, value: object) -> int:
+    """``value`` as a positive Python int, or a ``ValueError`` naming ``name`` and the value.
+
+    The one conversion the course's size functions share: Python ints, numpy integers
+    (``np.int64(4096)``, what ``np.prod`` returns) and 0-d integer tensors are accepted;
+    booleans, floats (even ``4096.0``), strings and zero or negative counts are refused.
+    """
+    if isinstance(value, (bool, np.bool_)) or (
+        isinstance(value, torch.Tensor) and value.dtype == torch.bool
+    ):
+        raise ValueError(f"{name} must be a positive int, got the boolean {value!r}")
+    try:
+        count = operator.index(value)  # int, np.integer, 0-d integer tensor; not floats
+    except TypeError:
+        raise ValueError(
+            f"{name} must be a positive int, got {value!r} ({type(value).__name__})"
+        ) from None
+    if count <= 0:
+        raise ValueError(f"{name} must be a positive int, got {count}")
+    return count
+
+
 def resolve_dtype(dtype: torch.dtype | str) -> torch.dtype:
     """A torch dtype from itself or a common name ("bfloat16", "fp16", ...)."""
     if isinstance(dtype, torch.dtype):
         return dtype
     if isinstance(dtype, str) and dtype.lower() in _DTYPE_NAMES:
         return _DTYPE_NAMES[dtype.lower()]
-    raise ValueError(f"unknown dtype {dtype!r}; use a torch.dtype or one of {', '.join(sorted(_DTYPE_NAMES))}")
+    names = ", ".join(sorted(_DTYPE_NAMES))
+    raise ValueError(f"unknown dtype {dtype!r}; use a torch.dtype or one of {names}")
 
 
 def dtype_bytes(dtype: torch.dtype | str) -> int:
@@ -69,11 +94,13 @@ PUBLISHED_SHAPES: dict[str, ModelShape] = {
         ModelShape("GPT-2 small", 50257, 768, 12, 12, 12, 1024, True, "learned absolute",
                    "openai-community/gpt2, config.json (n_embd, n_head, n_layer, n_positions)"),
         ModelShape("GPT-3 175B", 50257, 12288, 96, 96, 96, 2048, True, "learned absolute",
-                   "Brown et al. 2020, arXiv:2005.14165, Table 2.1"),
+                   "Brown et al. 2020, arXiv:2005.14165: Table 2.1 (d_model, n_heads, n_layers); "
+                   "vocabulary: GPT-2's tokenizer, reused (section 2.1; Radford et al. 2019)"),
         ModelShape("LLaMA 2 7B", 32000, 4096, 32, 32, 32, 4096, False, "RoPE",
                    "meta-llama/Llama-2-7b-hf, config.json; Touvron et al. 2023, arXiv:2307.09288", 10000.0),
         ModelShape("LLaMA 3 8B", 128256, 4096, 32, 32, 8, 8192, False, "RoPE",
-                   "meta-llama/Meta-Llama-3-8B, config.json; Grattafiori et al. 2024, arXiv:2407.21783", 500000.0),
+                   "meta-llama/Meta-Llama-3-8B, config.json (vocab_size) and tokenizer_config.json "
+                   "(256 special tokens); Grattafiori et al. 2024, arXiv:2407.21783", 500000.0),
         ModelShape("LLaMA 3.1 8B", 128256, 4096, 32, 32, 8, 131072, False, "RoPE (llama3 scaling, factor 8)",
                    "meta-llama/Llama-3.1-8B, config.json; arXiv:2407.21783", 500000.0),
     )

@@ -83,7 +83,11 @@ class Chromium:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:
-            self._ws = websocket.create_connection(self._browser_endpoint(profile_dir), timeout=timeout)
+            # No Origin header: Chromium refuses DevTools connections from an origin it was not told
+            # to allow (--remote-allow-origins), and this client is no web page.
+            self._ws = websocket.create_connection(
+                self._browser_endpoint(profile_dir), timeout=timeout, suppress_origin=True
+            )
             target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
             self._session = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
             for domain in ("Page", "Network", "Runtime"):

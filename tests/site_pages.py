@@ -79,11 +79,17 @@ class Page:
             if any(k.startswith("image/") for k in output.get("data", {})) and "scrapbook" not in output.get("metadata", {})
         )
 
+    @property
+    def learner_copy(self) -> Path:
+        """The chapter's learner notebook (plain Jupyter), which Colab and the download open."""
+        return ROOT / "learner" / f"{Path(self.docname).name}.ipynb"
+
     def colab_url(self) -> str:
-        """Where the page's Colab button must point: this notebook in the configured repository."""
+        """Where the page's Colab button must point: the learner copy in the configured repository."""
         repository = CONFIG["repository"]
         owner_name = repository["url"].removeprefix("https://github.com/")
-        path = "/".join(p for p in (repository.get("path_to_book", "").strip("/"), self.docname) if p)
+        learner = f"learner/{Path(self.docname).name}"
+        path = "/".join(p for p in (repository.get("path_to_book", "").strip("/"), learner) if p)
         return f"https://colab.research.google.com/github/{owner_name}/blob/{repository['branch']}/{path}.ipynb"
 
 

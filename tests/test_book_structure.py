@@ -50,6 +50,7 @@ def test_setup_cell_installs_from_the_configured_repository(notebook):
     assert 'if "google.colab" in sys.modules' in first
     urls = re.findall(r"git\+(https://[^\"\s]+)", first)
     assert urls == [REPOSITORY], f"{notebook.name} installs from {urls}, _config.yml says {REPOSITORY}"
+    assert "[offline]" not in first, f"{notebook.name}: Colab reaches the hub; the offline model bundles are not needed there"
     assert "embedlib.setup(" in first
 
 

@@ -9,9 +9,13 @@ import pytest
 
 from conftest import ROOT, chapter_notebooks
 from embedlib.claims import (
+    GLUE_ROLE,
     PENDING,
     VERDICTS,
+    chapter_glue,
     demonstrated_claims,
+    fill_glue,
+    format_glued,
     label_targets,
     load_claims,
     toc_chapters,
@@ -28,6 +32,7 @@ TOC_CHAPTERS = toc_chapters(ROOT / "_toc.yml")
 TARGETS = label_targets(chapter_notebooks())
 LINKABLE = {label for label, stems in TARGETS.items() if set(stems) & TOC_CHAPTERS}
 JUDGED = [c for c in CLAIMS if c.verdict != PENDING]
+GLUED = chapter_glue(CLAIMS, ROOT / "chapters")
 
 
 def test_ledger_has_exactly_the_seed_ids_in_order():
@@ -129,9 +134,9 @@ def test_judged_claim_links_to_a_unique_target_in_a_book_chapter(claim):
     assert claim.label in TARGETS, f"{claim.id}: no ({claim.label})= in any chapter"
     assert len(TARGETS[claim.label]) == 1, f"{claim.id}: ({claim.label})= is defined in {TARGETS[claim.label]}"
     assert TARGETS[claim.label][0] in TOC_CHAPTERS, f"{claim.id}: {TARGETS[claim.label][0]} is not in _toc.yml"
-    (row,) = _rows(verdict_page(CLAIMS, TOC_CHAPTERS, LINKABLE))[claim.id]
+    (row,) = _rows(verdict_page(CLAIMS, TOC_CHAPTERS, LINKABLE, GLUED))[claim.id]
     assert f"{{ref}}`{claim.label}`" in row
-    assert claim.finding.replace("|", "\\|") in row
+    assert fill_glue(claim.finding, GLUED[claim.chapter]).replace("|", "\\|") in row
 
 
 def test_sources_are_arxiv_ids_or_bibliography_keys():
@@ -139,6 +144,42 @@ def test_sources_are_arxiv_ids_or_bibliography_keys():
     for claim in CLAIMS:
         for source in claim.sources:
             assert re.fullmatch(r"arXiv:\d{4}\.\d{4,5}", source) or source in keys, f"{claim.id}: unknown source {source!r}"
+
+
+@pytest.mark.parametrize(
+    "text_plain, spec",
+    [("0.7546119213104248", ".3f"), ("30522", ","), ("30522", ""), ("0.9721", ".1%"), ("'queen'", ""),
+     ("3", ".2f"), ("1.0507e-05", ".2e"), ("128256", ",d"), ("12.0", ".0f"), ("True", "")],
+)
+def test_glued_values_are_formatted_as_the_book_formats_them(text_plain, spec):
+    variables = pytest.importorskip("myst_nb.core.variables", reason="needs the book stack")
+    format_plain_text = variables.format_plain_text  # the book's own formatting
+
+    assert format_glued(text_plain, spec) == format_plain_text(text_plain, spec)
+
+
+def test_a_finding_quoting_a_value_nobody_glued_is_an_error():
+    with pytest.raises(KeyError, match="the finding of C99 quotes .*`nope`"):
+        fill_glue("measured {glue:text}`nope:.2f` here", {"yes": "1"}, "the finding of C99")
+    assert fill_glue("{glue:text}`yes:.2f` and {glue:text}`yes`", {"yes": "1"}) == "1.00 and 1"
+
+
+@pytest.mark.parametrize("claim", JUDGED, ids=lambda c: c.id)
+def test_numbers_in_a_finding_come_from_its_chapter(claim):
+    """A finding's measured numbers are glue references; any number typed by hand (a published
+    figure, a count) must appear in its chapter's text or outputs, so it cannot drift away."""
+    chapter = json.loads((ROOT / "chapters" / f"{claim.chapter}.ipynb").read_text())
+    shown = " ".join(
+        "".join(cell["source"]) + " ".join(
+            "".join(value) for output in cell.get("outputs", [])
+            for value in [*output.get("data", {}).values(), output.get("text", "")]
+            if isinstance(value, (str, list))
+        )
+        for cell in chapter["cells"]
+    )
+    typed = re.findall(r"(?<![\w.])\d[\d,]*(?:\.\d+)?", GLUE_ROLE.sub("", claim.finding))
+    missing = [number for number in typed if number.rstrip(",") not in shown]
+    assert not missing, f"{claim.id}: {missing} are typed in the finding but shown nowhere in {claim.chapter}"
 
 
 def test_verdict_counts_add_up():
@@ -160,7 +201,7 @@ def test_stored_appendix_is_the_current_ledger():
     cells = json.loads((ROOT / "chapters" / "99_claims.ipynb").read_text())["cells"]
     stored = ["".join(o["data"]["text/markdown"]) for c in cells if c["cell_type"] == "code"
               for o in c.get("outputs", []) if "text/markdown" in o.get("data", {})]
-    assert stored == [verdict_page(CLAIMS, TOC_CHAPTERS, LINKABLE)], (
+    assert stored == [verdict_page(CLAIMS, TOC_CHAPTERS, LINKABLE, GLUED)], (
         "chapters/99_claims.ipynb is out of date: re-run it (make execute NB=chapters/99_claims.ipynb)"
     )
 

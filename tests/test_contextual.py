@@ -8,14 +8,20 @@ import numpy as np
 import pytest
 import torch
 
-from embedlib import cosine_similarity, load_model, load_tokenizer
+from embedlib import cosine_matrix, cosine_similarity, load_model, load_tokenizer
 from embedlib.contextual import (
     BANK_SENTENCES,
     LayerSeparation,
     best_layer,
     find_word,
+    attention_weights,
+    context_specificity,
     layer_states,
     nearest_neighbour_accuracy,
+    neighbour_margins,
+    pair_auc,
+    self_only_mask,
+    shuffled_label_null,
     pair_similarities,
     sense_vectors,
     separation_by_layer,
@@ -127,27 +133,93 @@ def test_table_row_is_the_same_whatever_the_sentence_but_layer_zero_depends_on_p
     assert cosine_similarity(token_vectors(MONEY, "bank", 6).vector, token_vectors(RIVER, "bank", 6).vector) < 0.95
 
 
-def states_with_diagonal_mask(text: str) -> torch.Tensor:
-    """context=False done another way: one sequence, a [1, 1, T, T] mask letting token t see only t."""
+def states_token_by_token(text: str) -> torch.Tensor:
+    """The slow reference for a diagonal mask: every token run as its own one-token sequence,
+    keeping its position and segment: [L + 1, T, d]."""
     encoding = load_tokenizer()(text, return_tensors="pt")
-    mask = torch.eye(encoding.input_ids.shape[1], dtype=torch.bool)[None, None]
+    length = encoding.input_ids.shape[1]
     with torch.no_grad():
-        output = load_model()(input_ids=encoding.input_ids, token_type_ids=encoding.token_type_ids,
-                              attention_mask=mask, output_hidden_states=True)
-    return torch.stack(output.hidden_states)[:, 0]
+        output = load_model()(input_ids=encoding.input_ids.T, token_type_ids=encoding.token_type_ids.T,
+                              position_ids=torch.arange(length)[:, None], output_hidden_states=True)
+    return torch.stack(output.hidden_states)[:, :, 0]
 
 
 @pytest.mark.parametrize("text", [RIVER, "Riverbanks erode."])
-def test_context_false_equals_a_diagonal_attention_mask(text):
-    torch.testing.assert_close(layer_states(text, context=False), states_with_diagonal_mask(text), atol=1e-5, rtol=1e-4)
-    assert not torch.allclose(layer_states(text, context=False)[1:], layer_states(text)[1:], atol=1e-3)
+def test_diagonal_mask_equals_running_each_token_alone(text):
+    torch.testing.assert_close(layer_states(text, isolate="all"), states_token_by_token(text), atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(layer_states(text, isolate="all")[1:], layer_states(text)[1:], atol=1e-3)
+
+
+def test_full_mask_equals_no_mask():
+    length = len(sentence_tokens(RIVER))
+    torch.testing.assert_close(layer_states(RIVER, isolate=[]), layer_states(RIVER))
+    assert self_only_mask(length, []).all()
+
+
+def test_self_only_mask_by_loops():
+    mask = self_only_mask(5, [1, 3])
+    for t in range(5):
+        for s in range(5):
+            assert mask[t, s] == (t == s if t in (1, 3) else True)
+    torch.testing.assert_close(self_only_mask(4), torch.eye(4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="0..4"):
+        self_only_mask(5, [5])
 
 
 def test_without_attention_to_other_tokens_no_layer_sees_context():
-    river = word_layers(RIVER, "bank", context=False)
-    money = word_layers(MONEY, "bank", context=False)
+    river = word_layers(RIVER, "bank", isolate="all")
+    money = word_layers(MONEY, "bank", isolate="all")
     torch.testing.assert_close(river, money)
     assert not torch.allclose(word_layers(RIVER, "bank")[1:], word_layers(MONEY, "bank")[1:], atol=1e-2)
+
+
+def test_isolating_only_the_word_keeps_it_context_free_while_the_rest_attends():
+    river = word_layers(RIVER, "bank", isolate="word")
+    torch.testing.assert_close(river, word_layers(MONEY, "bank", isolate="word"))
+    torch.testing.assert_close(river, word_layers(RIVER, "bank", isolate="all"))
+    position = find_word(RIVER, "bank")[0]
+    states = layer_states(RIVER, isolate=[position])
+    others = [p for p in range(states.shape[1]) if p != position]
+    # the other tokens are still contextual: they differ from the all-isolated run
+    assert not torch.allclose(states[1:, others], layer_states(RIVER, isolate="all")[1:, others], atol=1e-3)
+
+
+def attention_by_eager(text):
+    """transformers' own attention probabilities (eager implementation): [L, H, T, T]."""
+    model = load_model()
+    before = model.config._attn_implementation
+    model.set_attn_implementation("eager")
+    try:
+        with torch.no_grad():
+            output = model(**load_tokenizer()(text, return_tensors="pt"), output_attentions=True)
+    finally:
+        model.set_attn_implementation(before)
+    return torch.stack(output.attentions)[:, 0]
+
+
+def test_attention_weights_match_transformers_eager_attentions():
+    before = load_model().config._attn_implementation
+    weights = attention_weights(RIVER)
+    assert load_model().config._attn_implementation == before  # the model's settings are untouched
+    length = len(sentence_tokens(RIVER))
+    assert weights.shape == (6, 12, length, length)
+    torch.testing.assert_close(weights.sum(dim=-1), torch.ones(6, 12, length))
+    torch.testing.assert_close(weights, attention_by_eager(RIVER), atol=1e-5, rtol=1e-4)
+
+
+def test_context_specificity_by_loops():
+    sentences = [RIVER, MONEY, "The bank was closed."]
+    self_sim, baseline = context_specificity(sentences, "bank")
+    states = [layer_states(s) for s in sentences]
+    tokens = [sentence_tokens(s) for s in sentences]
+    for layer in (0, 3, 6):
+        words = [st[layer, tk.index("bank")] for st, tk in zip(states, tokens)]
+        pairs = [cosine_similarity(a, b).item() for a, b in itertools.combinations(words, 2)]
+        assert self_sim[layer].item() == pytest.approx(np.mean(pairs), abs=1e-5)
+        rest = [(k, st[layer, i]) for k, (st, tk) in enumerate(zip(states, tokens))
+                for i, t in enumerate(tk) if t not in ("[CLS]", "[SEP]", "bank")]
+        cross = [cosine_similarity(a, b).item() for (i, a), (j, b) in itertools.product(rest, rest) if i != j]
+        assert baseline[layer].item() == pytest.approx(np.mean(cross), abs=1e-5)
 
 
 def test_find_word_is_whole_word_case_insensitive_and_counts_occurrences():
@@ -163,14 +235,17 @@ def test_find_word_is_whole_word_case_insensitive_and_counts_occurrences():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: token_vectors(RIVER, "money"), r"'money' is not a word of the sentence.*'\[CLS\]', 'we', 'sat'"),
-        (lambda: token_vectors(RIVER, "ban"), "'ban' is not a word"),
+        (lambda: token_vectors(RIVER, "money", 6), r"'money' is not a word of the sentence.*'\[CLS\]', 'we', 'sat'"),
+        (lambda: token_vectors(RIVER, "ban", 6), "'ban' is not a word"),
         (lambda: token_vectors(RIVER, "bank", layer=7), r"layer 7 is out of range: choose an integer from 0 to 6"),
         (lambda: token_vectors(RIVER, "bank", layer=-1), "from 0 to 6"),
         (lambda: token_vectors(RIVER, "bank", layer=2.0), "from 0 to 6"),
-        (lambda: token_vectors("", "bank"), "non-empty sentence"),
-        (lambda: token_vectors("bank " * 600, "bank"), "at most 512"),
+        (lambda: token_vectors("", "bank", 6), "non-empty sentence"),
+        (lambda: token_vectors("bank " * 600, "bank", 6), "at most 512"),
         (lambda: static_vector("  "), "expected a word"),
+        (lambda: token_vectors(RIVER, "bank", 6, isolate="bank"), "isolate must be"),
+        (lambda: layer_states(RIVER, isolate="word"), "isolate must be"),
+        (lambda: token_vectors(RIVER, "bank", 6, model="bert"), "not known here"),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_problem(call, message):
@@ -210,6 +285,51 @@ def test_nearest_neighbour_accuracy_matches_scikit_learn_leave_one_out(seed, siz
     knn = KNeighborsClassifier(n_neighbors=1, metric="cosine", algorithm="brute")
     reference = cross_val_score(knn, vectors.numpy(), labels, cv=LeaveOneOut()).mean()
     assert nearest_neighbour_accuracy(vectors, labels) == pytest.approx(reference)
+
+
+def test_nearest_neighbour_splits_ties_and_ignores_order():
+    vectors = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    labels = ["a", "b", "a", "b", "a"]
+    # vector 0 ties with 1 and 2 (one of each label): 1/2; 1 ties with 0, 2 (both a): 0;
+    # 2 ties with 0, 1: 1/2; 3's neighbour is 4 (a, wrong): 0; 4's is 3 (b): 0
+    assert nearest_neighbour_accuracy(vectors, labels) == pytest.approx((0.5 + 0 + 0.5 + 0 + 0) / 5)
+    order = [4, 2, 0, 3, 1]
+    assert nearest_neighbour_accuracy(vectors[order], [labels[i] for i in order]) == pytest.approx(0.2)
+
+
+def test_neighbour_margins_and_pair_auc_by_loops():
+    vectors, labels = random_senses(7, (4, 5))
+    cos = cosine_matrix(vectors)
+    for i, margin in enumerate(neighbour_margins(vectors, labels).tolist()):
+        same = max(cos[i, j].item() for j in range(len(labels)) if j != i and labels[j] == labels[i])
+        cross = max(cos[i, j].item() for j in range(len(labels)) if labels[j] != labels[i])
+        assert margin == pytest.approx(same - cross, abs=1e-6)
+    same, cross = pair_similarities(vectors, labels)
+    slow = np.mean([(a > b) + 0.5 * (a == b) for a in same.tolist() for b in cross.tolist()])
+    assert pair_auc(same, cross) == pytest.approx(slow)
+    from sklearn.metrics import roc_auc_score
+
+    scores = torch.cat([same, cross]).numpy()
+    truth = [1] * len(same) + [0] * len(cross)
+    assert pair_auc(same, cross) == pytest.approx(roc_auc_score(truth, scores))
+
+
+def test_shuffled_null_recomputes_the_statistics_for_each_shuffle():
+    layers = torch.stack([random_senses(seed, (4, 4))[0] for seed in range(3)], dim=1)  # [8, 3, 6]
+    labels = random_senses(0, (4, 4))[1]
+    null = shuffled_label_null(layers, labels, permutations=20, seed=3)
+    assert null.gaps.shape == (20, 3) and null.nn_accuracy.shape == (20, 3)
+    generator = torch.Generator().manual_seed(3)
+    codes = torch.tensor([0] * 4 + [1] * 4)
+    for p in range(20):
+        shuffled = [["s0", "s1"][c] for c in codes[torch.randperm(8, generator=generator)].tolist()]
+        rows = separation_by_layer(layers, shuffled)
+        for layer in range(3):
+            assert null.gaps[p, layer].item() == pytest.approx(rows[layer].gap, abs=1e-6)
+            assert null.nn_accuracy[p, layer].item() == pytest.approx(rows[layer].nn_accuracy, abs=1e-9)
+    p_values = null.p_values([r.gap for r in separation_by_layer(layers, labels)])
+    assert ((p_values > 0) & (p_values <= 1)).all()
+    assert null.p_values([10.0, 10.0, 10.0]).tolist() == pytest.approx([1 / 21] * 3)
 
 
 def test_nearest_neighbour_never_picks_itself():
@@ -262,7 +382,6 @@ def test_sense_vectors_on_real_sentences_separate_senses_at_the_top_not_at_layer
     assert rows[6].cross_max < 0.99
 
 
-
 @pytest.mark.parametrize("sense", sorted(BANK_SENTENCES))
 def test_bank_sentences_hold_bank_once_as_one_piece(sense):
     assert len(BANK_SENTENCES[sense]) >= 6
@@ -274,3 +393,70 @@ def test_bank_sentences_hold_bank_once_as_one_piece(sense):
 
 def test_numpy_integer_layers_are_accepted():
     torch.testing.assert_close(token_vectors(RIVER, "bank", np.int64(4)).vector, token_vectors(RIVER, "bank", 4).vector)
+
+
+# --- SmolLM2, the decoder: the first block receives the raw table row ---
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    from embedlib.models import ModelUnavailableError
+
+    try:
+        return load_model("smollm2"), load_tokenizer("smollm2")
+    except ModelUnavailableError as error:  # the bundle is optional
+        pytest.skip(f"SmolLM2 is not available: {error}")
+
+
+def test_decoder_layer_zero_is_the_raw_row_at_every_position(smollm2):
+    model, tokenizer = smollm2
+    text = BANK_SENTENCES["river"][0]
+    states = layer_states(text, model="smollm2")
+    ids = tokenizer(text).input_ids
+    assert states.shape == (31, len(ids), 576)
+    torch.testing.assert_close(states[0], model.get_input_embeddings().weight[ids].detach(), atol=0, rtol=0)
+    (position,) = find_word(text, "bank", model="smollm2")
+    assert sentence_tokens(text, model="smollm2")[position] == "\u0120bank"  # BPE: leading space
+
+
+def test_decoder_sees_only_the_left_context(smollm2):
+    river, money = BANK_SENTENCES["river"][1], BANK_SENTENCES["money"][1]  # both start "The bank"
+    left_river = word_layers(river, "bank", model="smollm2")
+    torch.testing.assert_close(left_river, word_layers(money, "bank", model="smollm2"), atol=1e-5, rtol=1e-5)
+    other = word_layers(BANK_SENTENCES["river"][0], "bank", model="smollm2")
+    assert cosine_similarity(other[-1], left_river[-1]) < 0.99
+
+
+def test_decoder_rejects_custom_masks(smollm2):
+    with pytest.raises(ValueError, match="encoder"):
+        word_layers(RIVER, "bank", isolate="all", model="smollm2")
+
+
+def test_each_call_tokenises_the_sentence_once(monkeypatch):
+    import embedlib.contextual as contextual
+
+    calls = []
+    real = load_tokenizer()
+
+    class Counting:
+        def __call__(self, *args, **kwargs):
+            calls.append(args[0])
+            return real(*args, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    monkeypatch.setattr(contextual, "get_tokenizer", lambda model="minilm": Counting())
+    for call in (lambda: token_vectors(RIVER, "bank", 3), lambda: word_layers(RIVER, "bank"),
+                 lambda: token_vectors(RIVER, "bank", 3, isolate="word")):
+        calls.clear()
+        call()
+        assert calls == [RIVER]
+
+
+def test_static_and_contextual_word_vectors_say_which_they_are():
+    assert static_vector("bank").static and static_vector("bank").layer is None
+    top = token_vectors(RIVER, "bank", 6)
+    assert not top.static and top.layer == 6
+    with pytest.raises(TypeError):
+        token_vectors(RIVER, "bank")  # the layer is required: no default that could mean "static"

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
 import torch
 
-from embedlib.exercises import LearnerError, checker, compare_values, run_learner
-from embedlib.exercises.core import CORRECT, INCORRECT, NOT_ATTEMPTED
+from embedlib.exercises import (
+    LearnerError, as_array, as_id_set, as_number, as_whole_number, checker, compare_values, format_number,
+    run_learner,
+)
+from embedlib.exercises.core import CORRECT, INCORRECT, LINE_WIDTH, NOT_ATTEMPTED, Verdict
 from embedlib.exercises.intro import check_cosine
 
 
@@ -30,7 +34,7 @@ def stub(a, b):
         (None, NOT_ATTEMPTED, "Fill in"),
         (lambda a, b: a @ b, INCORRECT, "plain dot product"),
         (lambda a, b: -reference_cosine(a, b), INCORRECT, "wrong sign"),
-        (lambda a, b: (a @ b) / a.norm(), INCORRECT, "wrong at index"),
+        (lambda a, b: (a @ b) / a.norm(), INCORRECT, "one length only"),
         (lambda a, b: a * b / (a.norm() * b.norm()), INCORRECT, "shape"),
         (lambda a, b: (a @ b) / 0.0, INCORRECT, "division by zero"),
         (lambda a, b: None, INCORRECT, "forget `return`"),
@@ -67,3 +71,49 @@ def test_a_checker_that_breaks_still_returns_a_verdict():
 
     verdict = check_broken(1)
     assert verdict.status == INCORRECT and "RuntimeError" in verdict.message
+
+
+@pytest.mark.parametrize(
+    "value", [3, 3.0, np.int64(3), np.float32(3.0), np.prod([3]), torch.tensor(3), torch.tensor([3.0]),
+              np.array(3.0), torch.tensor(3.0, requires_grad=True)],
+)
+def test_one_number_in_any_form(value):
+    assert as_number(value) == 3.0 and as_whole_number(value) == 3
+
+
+@pytest.mark.parametrize(
+    "value, hint",
+    [
+        ("3", "the text '3'"),
+        (complex(1, 2), "complex"),
+        (torch.tensor([1.0 + 2.0j]), "complex"),
+        ([1.0, 2.0], "one number, got shape (2,)"),
+        ({1, 2}, "a set, which has no order"),
+        (object(), "should be numbers"),
+    ],
+)
+def test_what_is_not_one_number_gets_a_specific_hint(value, hint):
+    with pytest.raises(LearnerError, match=re.escape(hint)):
+        as_number(value)
+
+
+def test_whole_numbers_and_id_sets():
+    with pytest.raises(LearnerError, match="whole number, got 1.5"):
+        as_whole_number(1.5)
+    assert as_id_set({3, 1}) == as_id_set([1, 3]) == as_id_set(torch.tensor([[3], [1]])) == {1, 3}
+    with pytest.raises(LearnerError, match="whole-number ids"):
+        as_id_set([0.5])
+    assert as_array({2.0, 1.0}, unordered=True).tolist() == [1.0, 2.0]
+
+
+def test_numbers_in_messages_hide_float32_noise():
+    assert format_number(np.float32(0.3)) == "0.3"
+    assert format_number(1_050_673_152.0) == "1,050,673,152"
+    assert format_number(2.0) == "2"
+
+
+def test_notebook_display_wraps_to_the_page_width():
+    verdict = Verdict("an exercise", INCORRECT, "word " * 60)
+    lines = repr(verdict).splitlines()
+    assert len(lines) > 2 and max(map(len, lines)) <= LINE_WIDTH
+    assert str(verdict).count("\n") == 0  # str stays one line for logs and tests

@@ -1,13 +1,24 @@
-"""The lookup chapter's checkers accept the reference answers and explain realistic mistakes."""
+"""The lookup chapter's checkers: a catalogue per checker of right answers in several forms
+and of realistic wrong answers, each with the hint it should get."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from embedlib.exercises.core import CORRECT, INCORRECT, NOT_ATTEMPTED
-from embedlib.exercises.lookup import check_one_hot_lookup, check_table_bytes, check_touched_rows
+from embedlib.exercises.lookup import (
+    _BYTES_CASES,
+    _ONE_HOT_CASES,
+    check_one_hot_lookup,
+    check_table_bytes,
+    check_touched_rows,
+)
 from embedlib.shapes import dtype_bytes
 
 
@@ -19,52 +30,143 @@ def one_hot_reference(table, ids):
     return F.one_hot(ids, table.shape[0]).to(table.dtype) @ table
 
 
+def one_hot_by_comparison(table, ids):
+    one_hot = (ids[..., None] == torch.arange(table.shape[0])).to(table.dtype)  # (*ids, V)
+    return one_hot @ table
+
+
+def one_hot_by_scatter(table, ids):
+    flat = ids.flatten()
+    one_hot = torch.zeros(flat.numel(), table.shape[0])
+    one_hot[torch.arange(flat.numel()), flat] = 1.0  # indexes the one-hot, not the table
+    return (one_hot @ table).reshape(*ids.shape, table.shape[1])
+
+
+def one_hot_einsum(table, ids):
+    return torch.einsum("...v,vd->...d", F.one_hot(ids, num_classes=len(table)).float(), table)
+
+
+def test_cases_leave_out_the_last_id():
+    """Without id V - 1, F.one_hot(ids) without num_classes has fewer than V columns."""
+    for table, ids in _ONE_HOT_CASES:
+        assert int(ids.max()) < table.shape[0] - 1
+
+
+def assert_verdict(verdict, status, hint):
+    assert verdict.status == status, str(verdict)
+    assert hint in str(verdict), str(verdict)
+
+
+@pytest.mark.parametrize("answer", [
+    one_hot_reference,
+    one_hot_by_comparison,
+    one_hot_by_scatter,
+    one_hot_einsum,
+    lambda table, ids: (F.one_hot(ids, len(table)).double() @ table.double()).numpy(),
+])
+def test_one_hot_correct_forms(answer):
+    assert_verdict(check_one_hot_lookup(answer), CORRECT, "exactly the rows")
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda table, ids: table[ids], "indexing (table[ids])"),
+    (lambda table, ids: table.detach()[ids], "indexing (table[ids])"),
+    (lambda table, ids: F.embedding(ids, table), "F.embedding"),
+    (lambda table, ids: nn.Embedding.from_pretrained(table)(ids), "nn.Embedding"),
+    (lambda table, ids: table.index_select(0, ids.flatten()).reshape(*ids.shape, -1),
+     "index_select"),
+    (lambda table, ids: torch.stack([table[i] for i in ids.flatten().tolist()])
+     .reshape(*ids.shape, -1), "indexing"),
+    (lambda table, ids: F.one_hot(ids).float() @ table, "without num_classes"),
+    (lambda table, ids: F.one_hot(ids, int(ids.max()) + 1).float() @ table, "not V ="),
+    (lambda table, ids: F.one_hot(ids, table.shape[0]).float(), "one-hot matrix itself"),
+    (lambda table, ids: F.one_hot(ids, table.shape[0]).float() @ table.sum(1),
+     "one number per id"),
+    (lambda table, ids: table.T @ F.one_hot(ids, table.shape[0]).float(), "raised RuntimeError"),
+    (lambda table, ids: F.one_hot((ids + 1) % table.shape[0], table.shape[0]).float() @ table,
+     "one below"),
+    (lambda table, ids: F.one_hot(ids.flatten(), table.shape[0]).float() @ table, "shape"),
+    (lambda table, ids: 2 * one_hot_reference(table, ids), "wrong at index"),
+    (lambda table, ids: None, "forget `return`"),
+])
+def test_one_hot_wrong_answers(answer, hint):
+    assert_verdict(check_one_hot_lookup(answer), INCORRECT, hint)
+
+
 @pytest.mark.parametrize("answer, status, hint", [
-    (one_hot_reference, CORRECT, "exactly the rows"),
-    (lambda table, ids: table[ids], CORRECT, "exactly the rows"),  # indexing is the same thing
     (stub, NOT_ATTEMPTED, "NotImplementedError"),
     (None, NOT_ATTEMPTED, "Fill in"),
-    (lambda table, ids: F.one_hot(ids, table.shape[0]).float(), INCORRECT, "one-hot matrix itself"),
-    (lambda table, ids: F.one_hot(ids, table.shape[0]).float() @ table.sum(1), INCORRECT, "one number per id"),
-    (lambda table, ids: table.T @ F.one_hot(ids, table.shape[0]).float(), INCORRECT, "raised RuntimeError"),
-    (lambda table, ids: F.one_hot((ids + 1) % table.shape[0], table.shape[0]).float() @ table, INCORRECT, "one below"),
-    (lambda table, ids: F.one_hot(ids.flatten(), table.shape[0]).float() @ table, INCORRECT, "shape"),
-    (lambda table, ids: 2 * one_hot_reference(table, ids), INCORRECT, "wrong at index"),
-    (lambda table, ids: None, INCORRECT, "forget `return`"),
 ])
-def test_one_hot_checker(answer, status, hint):
-    verdict = check_one_hot_lookup(answer)
-    assert verdict.status == status, str(verdict)
-    assert hint in str(verdict), str(verdict)
+def test_one_hot_not_attempted(answer, status, hint):
+    assert_verdict(check_one_hot_lookup(answer), status, hint)
 
 
-@pytest.mark.parametrize("answer, status, hint", [
-    (lambda v, d, dtype: v * d * dtype_bytes(dtype), CORRECT, "LLaMA 3"),
-    (lambda v, d, dtype: v * d * torch.empty(0, dtype=getattr(torch, dtype)).element_size(), CORRECT, "LLaMA 3"),
-    (stub, NOT_ATTEMPTED, "NotImplementedError"),
-    (lambda v, d, dtype: v * d, INCORRECT, "number of values"),
-    (lambda v, d, dtype: v * d * dtype_bytes(dtype) * 8, INCORRECT, "bits"),
-    (lambda v, d, dtype: v * d * dtype_bytes(dtype) / 1e9, INCORRECT, "GB"),
-    (lambda v, d, dtype: v * d * 4, INCORRECT, "should be 1,050,673,152 bytes"),  # float32 for everything
-    (lambda v, d, dtype: str(v * d * 4), INCORRECT, "return a number"),
+def test_recording_does_not_leak_into_later_code():
+    check_one_hot_lookup(lambda table, ids: table[ids])
+    table = torch.arange(6.0).reshape(3, 2)
+    assert torch.equal(table[torch.tensor([2])], torch.tensor([[4.0, 5.0]]))
+
+
+@pytest.mark.parametrize("answer", [
+    lambda v, d, dtype: v * d * dtype_bytes(dtype),
+    lambda v, d, dtype: v * d * torch.empty(0, dtype=getattr(torch, dtype)).element_size(),
+    lambda v, d, dtype: v * d * getattr(torch, dtype).itemsize,
+    lambda v, d, dtype: np.int64(v) * d * getattr(torch, dtype).itemsize,  # numpy integer
+    lambda v, d, dtype: np.prod([v, d, getattr(torch, dtype).itemsize]),  # np.prod
+    lambda v, d, dtype: v * d * torch.finfo(getattr(torch, dtype)).bits / 8,  # float, whole
+    lambda v, d, dtype: torch.tensor(v * d * getattr(torch, dtype).itemsize),  # 0-d tensor
 ])
-def test_table_bytes_checker(answer, status, hint):
-    verdict = check_table_bytes(answer)
-    assert verdict.status == status, str(verdict)
-    assert hint in str(verdict), str(verdict)
+def test_table_bytes_correct_forms(answer):
+    assert_verdict(check_table_bytes(answer), CORRECT, "LLaMA 3")
 
 
-@pytest.mark.parametrize("answer, status, hint", [
-    (lambda ids, v: torch.unique(ids), CORRECT, "each once"),
-    (lambda ids, v: sorted(set(ids.flatten().tolist())), CORRECT, "each once"),
-    (stub, NOT_ATTEMPTED, "NotImplementedError"),
-    (lambda ids, v: ids.flatten(), INCORRECT, "still one row"),
-    (lambda ids, v: torch.arange(v), INCORRECT, "only rows of ids"),
-    (lambda ids, v: torch.bincount(ids.flatten(), minlength=v) > 0, INCORRECT, "boolean mask"),
-    (lambda ids, v: torch.unique(ids).flip(0), INCORRECT, "not sorted"),
-    (lambda ids, v: torch.unique(ids)[1:], INCORRECT, "shape"),
+@pytest.mark.parametrize("answer, hint", [
+    (lambda v, d, dtype: v * d, "number of values"),
+    (lambda v, d, dtype: v * d * dtype_bytes(dtype) * 8, "counts bits"),
+    (lambda v, d, dtype: v * d * torch.finfo(getattr(torch, dtype)).bits, "counts bits"),
+    (lambda v, d, dtype: v * d * dtype_bytes(dtype) / 1e9, "in GB (1e9)"),
+    (lambda v, d, dtype: v * d * dtype_bytes(dtype) / 2**30, "in GiB (2**30)"),
+    (lambda v, d, dtype: v * d * dtype_bytes(dtype) / 1e6, "in MB (1e6)"),
+    (lambda v, d, dtype: v * d * 4, "assumes 4 bytes per value"),  # float32 for all
+    (lambda v, d, dtype: v * d * dtype_bytes(dtype) / 1024 / 7, "a fraction"),
+    (lambda v, d, dtype: str(v * d * 4), "return a number"),
+    (lambda v, d, dtype: np.array([v, d]), "shape (2,)"),
 ])
-def test_touched_rows_checker(answer, status, hint):
-    verdict = check_touched_rows(answer)
-    assert verdict.status == status, str(verdict)
-    assert hint in str(verdict), str(verdict)
+def test_table_bytes_wrong_answers(answer, hint):
+    assert_verdict(check_table_bytes(answer), INCORRECT, hint)
+
+
+def test_units_hint_comes_before_the_fraction_hint():
+    """A GiB figure is also a fraction; the learner should hear about the unit first."""
+    verdict = check_table_bytes(lambda v, d, dtype: v * d * dtype_bytes(dtype) / 2**30)
+    assert "GiB" in str(verdict) and "//" not in str(verdict), str(verdict)
+    assert all(not math.isclose(v * d, 2**30) for v, d, _ in _BYTES_CASES)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda ids, v: torch.unique(ids),
+    lambda ids, v: sorted(set(ids.flatten().tolist())),
+    lambda ids, v: set(ids.flatten().tolist()),  # a set: no order to get wrong
+    lambda ids, v: np.unique(ids.numpy()),
+    lambda ids, v: torch.bincount(ids.flatten(), minlength=v).nonzero().flatten(),
+    lambda ids, v: torch.unique(ids).float(),
+])
+def test_touched_rows_correct_forms(answer):
+    assert_verdict(check_touched_rows(answer), CORRECT, "each once")
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda ids, v: ids.flatten(), "still one row"),
+    (lambda ids, v: torch.arange(v), "only rows of ids"),
+    (lambda ids, v: torch.bincount(ids.flatten(), minlength=v) > 0, "boolean mask"),
+    (lambda ids, v: torch.unique(ids).flip(0), "not sorted"),
+    (lambda ids, v: torch.unique(ids)[1:], "shape"),
+    (lambda ids, v: torch.unique(ids)[None, :], "flat 1-D"),
+    (lambda ids, v: object(), "not a list of row numbers"),
+])
+def test_touched_rows_wrong_answers(answer, hint):
+    assert_verdict(check_touched_rows(answer), INCORRECT, hint)
+
+
+def test_touched_rows_stub():
+    assert_verdict(check_touched_rows(stub), NOT_ATTEMPTED, "NotImplementedError")

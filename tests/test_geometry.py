@@ -13,11 +13,15 @@ from embedlib.geometry import (
     analogy,
     direction,
     evaluate_analogies,
+    analogy_predictions,
     minilm_word_vectors,
+    nearest_group_share,
     nearest_neighbours,
     pca,
     project,
+    random_offset_cosines,
     rankdata,
+    ranking_gaps,
     spearman,
     word_similarity_spearman,
 )
@@ -210,3 +214,98 @@ def test_pca_matches_scikit_learn(shape):
 def test_pca_rejects_too_many_axes():
     with pytest.raises(ValueError, match="k=6"):
         pca(torch.zeros(4, 5), 6)
+
+
+def slow_baseline(vectors: WordVectors, a: str, b: str, c: str, method: str) -> str:
+    """Linzen's baselines one candidate at a time: nearest to c, or to b + c, query words left out."""
+    unit = {w: vectors.vector(w) / vectors.vector(w).norm() for w in (a, b, c)}
+    target = unit[c] if method == "only-c" else unit[b] + unit[c]
+    candidates = [w for w in vectors.words if w not in (a, b, c)]
+    return max(candidates, key=lambda w: float(cosine_similarity(vectors.vector(w), target)))
+
+
+@pytest.mark.parametrize("method", ["only-c", "ignore-a"])
+def test_analogy_baselines_match_slow_loop(method):
+    vectors = random_vectors(seed=3)
+    rows = [(0, 1, 2), (5, 9, 11), (40, 3, 17), (8, 8, 20)]
+    got = analogy_predictions(vectors, torch.tensor(rows), batch_size=2, method=method)
+    for (a, b, c), answer in zip(rows, got.tolist()):
+        words = [vectors.words[i] for i in (a, b, c)]
+        assert vectors.words[answer] == slow_baseline(vectors, *words, method)
+
+
+def test_only_c_is_the_nearest_neighbour_of_c(minilm):
+    row = minilm.ids(["man", "king", "woman"])[None]
+    answer = minilm.words[int(analogy_predictions(minilm, row, method="only-c")[0])]
+    assert answer == nearest_neighbours(minilm, "woman", topn=1, exclude=("man", "king"))[0][0]
+
+
+def test_analogy_method_and_shape_are_checked(minilm):
+    with pytest.raises(ValueError, match="3cosadd"):
+        analogy_predictions(minilm, torch.tensor([[0, 1, 2]]), method="3cosmul")
+    with pytest.raises(ValueError, match=r"\[n, 3\]"):
+        analogy_predictions(minilm, torch.tensor([0, 1, 2]))
+
+
+def test_baselines_score_below_3cosadd_on_minilm(minilm):
+    questions = [q for q in analogy_questions() if q.section == "family"]
+    add = evaluate_analogies(minilm, questions).accuracy
+    only_c = evaluate_analogies(minilm, questions, method="only-c").accuracy
+    assert 0 < only_c < add
+
+
+def test_random_offset_cosines_match_a_loop():
+    vectors = random_vectors(n=30, d=5, seed=4)
+    axis = torch.randn(5, generator=torch.Generator().manual_seed(1))
+    got = random_offset_cosines(vectors, axis, n_pairs=50, seed=7)
+    generator = torch.Generator().manual_seed(7)
+    x = torch.randint(30, (50,), generator=generator)
+    y = (x + torch.randint(1, 30, (50,), generator=generator)) % 30
+    for k in range(50):
+        assert x[k] != y[k]
+        offset = vectors.vector(vectors.words[y[k]]) / vectors.vector(vectors.words[y[k]]).norm()
+        offset = offset - vectors.vector(vectors.words[x[k]]) / vectors.vector(vectors.words[x[k]]).norm()
+        assert float(got[k]) == pytest.approx(float(cosine_similarity(offset, axis)), abs=1e-5)
+
+
+def test_random_offset_cosines_of_isotropic_vectors_have_sd_one_over_root_d():
+    d = 64
+    vectors = WordVectors([str(i) for i in range(4000)], torch.randn(4000, d, generator=torch.Generator().manual_seed(0)))
+    cosines = random_offset_cosines(vectors, torch.ones(d), n_pairs=20_000)
+    assert float(cosines.std()) == pytest.approx(d**-0.5, rel=0.05)
+    with pytest.raises(ValueError, match="at least one"):
+        random_offset_cosines(vectors, torch.ones(d), n_pairs=0)
+
+
+def slow_group_share(matrix, labels, metric):
+    hits = 0
+    for i in range(len(labels)):
+        others = [j for j in range(len(labels)) if j != i]
+        if metric == "cosine":
+            best = max(others, key=lambda j: float(cosine_similarity(matrix[i], matrix[j])))
+        else:
+            best = min(others, key=lambda j: float((matrix[i] - matrix[j]).norm()))
+        hits += labels[i] == labels[best]
+    return hits / len(labels)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_nearest_group_share_matches_a_loop(metric):
+    matrix = torch.randn(25, 3, generator=torch.Generator().manual_seed(2))
+    labels = [str(i % 3) for i in range(25)]
+    assert nearest_group_share(matrix, labels, metric) == pytest.approx(slow_group_share(matrix, labels, metric))
+
+
+def test_nearest_group_share_of_separate_groups_is_one():
+    matrix = torch.tensor([[10.0, 0.1], [10.0, -0.1], [0.1, 10.0], [-0.1, 10.0]])
+    assert nearest_group_share(matrix, ["a", "a", "b", "b"]) == 1.0
+    with pytest.raises(ValueError, match="labels"):
+        nearest_group_share(matrix, ["a", "b"])
+    with pytest.raises(ValueError, match="metric"):
+        nearest_group_share(matrix, ["a", "a", "b", "b"], metric="manhattan")
+
+
+def test_ranking_gaps():
+    assert ranking_gaps([("a", 0.9), ("b", 0.5), ("c", 0.5)]) == pytest.approx([0.4, 0.0])
+    with pytest.raises(ValueError, match="sorted"):
+        ranking_gaps([("a", 0.1), ("b", 0.5)])

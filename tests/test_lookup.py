@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from embedlib.lookup import (
     LookupLM,
+    expected_rare_share,
     head_dim,
     lookup,
     lookup_costs,
@@ -16,6 +18,7 @@ from embedlib.lookup import (
     table_bytes,
     touched_rows,
     weights_are_tied,
+    zipf_probabilities,
     zipf_token_stream,
 )
 from embedlib.shapes import PUBLISHED_SHAPES
@@ -206,3 +209,76 @@ def test_lookup_costs_reports_each_size_and_the_product_is_slower():
     assert records[1]["one_hot_s"] > records[1]["row_read_s"]
     with pytest.raises(ValueError, match="n_ids must be a positive int, got 0"):
         lookup_costs([10], dim=4, n_ids=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64])
+@pytest.mark.parametrize("function", [lookup, one_hot_lookup])
+def test_every_integer_dtype_is_read_as_ids(function, dtype):
+    """uint8 ids are ids, not a mask: [1, 1] reads row 1 twice (plain table[ids] would
+    read rows 0 and 1, the positions of the non-zero entries)."""
+    table = torch.arange(8.0).reshape(4, 2)
+    ids = torch.tensor([[1, 1], [3, 0]], dtype=dtype)
+    assert torch.equal(function(table, ids), loop_lookup(table, ids.long()))
+
+
+def test_uint8_ids_in_the_tiny_model_and_touched_rows():
+    ids = torch.tensor([[2, 2, 5]], dtype=torch.uint8)
+    assert torch.equal(touched_rows(ids, 10), torch.tensor([2, 5]))
+    model = LookupLM(10, 4)
+    assert torch.equal(model(ids), model(ids.long()))
+
+
+def test_boolean_ids_are_refused():
+    with pytest.raises(ValueError, match="ids must be integers, got dtype torch.bool"):
+        lookup(torch.zeros(3, 2), torch.tensor([True, False]))
+
+
+@pytest.mark.parametrize("make", [int, np.int64, np.int32, np.uint16, torch.tensor])
+def test_sizes_accept_python_numpy_and_tensor_integers(make):
+    assert table_bytes(make(300), make(16), "bfloat16") == 300 * 16 * 2
+    assert isinstance(table_bytes(make(300), make(16)), int)
+    assert head_dim(make(768), make(12)) == 64
+    assert parameter_count(LookupLM(make(10), make(4))) == 10 * 4 + 4 * 4 + 4
+
+
+def test_np_prod_of_a_shape_is_a_count():
+    assert table_bytes(int(np.prod([2, 5])), np.prod([3, 4])) == 10 * 12 * 4
+
+
+def zipf_counts_by_simulation(n_tokens, vocab_size, trials, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    shares = []
+    for _ in range(trials):
+        counts = torch.bincount(zipf_token_stream(n_tokens, vocab_size, generator=generator),
+                                minlength=vocab_size)
+        shares.append((counts < 100).double().mean().item())
+    return sum(shares) / trials
+
+
+@pytest.mark.parametrize("n_tokens", [20_000, 100_000, 400_000])
+def test_expected_rare_share_matches_simulated_streams(n_tokens):
+    """The binomial formula against counting real draws (V = 2,000, 20 streams)."""
+    simulated = zipf_counts_by_simulation(n_tokens, 2_000, trials=20)
+    assert expected_rare_share(n_tokens, 2_000) == pytest.approx(simulated, abs=0.01)
+
+
+def test_expected_rare_share_agrees_with_poisson_and_the_closed_form():
+    vocab_size, below = 30_522, 100
+    p = zipf_probabilities(vocab_size)
+    for n in (1e6, 1e7):
+        poisson = torch.special.gammaincc(torch.tensor(float(below)), n * p).mean().item()
+        assert expected_rare_share(n, vocab_size) == pytest.approx(poisson, abs=2e-3)
+        harmonic = (1 / torch.arange(1, vocab_size + 1, dtype=torch.float64)).sum().item()
+        closed = max(0.0, 1 - n / (below * vocab_size * harmonic))
+        assert expected_rare_share(n, vocab_size) == pytest.approx(closed, abs=0.01)
+    assert expected_rare_share(1e9, vocab_size) < 1e-12  # every row far above 100
+    assert expected_rare_share(1, vocab_size) == pytest.approx(1.0)
+
+
+def test_zipf_probabilities_sum_to_one_and_reject_bad_input():
+    p = zipf_probabilities(1_000, exponent=1.2)
+    assert p.sum().item() == pytest.approx(1.0) and torch.all(p[:-1] >= p[1:])
+    with pytest.raises(ValueError, match="n_tokens must be a number >= 1, got 0"):
+        expected_rare_share(0, 10)
+    with pytest.raises(ValueError, match="vocab_size must be a positive int, got 0"):
+        zipf_probabilities(0)

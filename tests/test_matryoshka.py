@@ -12,20 +12,17 @@ from torch import nn
 
 from embedlib.matryoshka import (
     check_dims,
-    head_accuracy,
     in_batch_contrastive_loss,
-    load_digits_split,
     matryoshka_classification_loss,
     matryoshka_contrastive_loss,
     matryoshka_loss,
-    pca_rotation,
-    similarity_distillation_loss,
-    split_sentences,
-    train_digits_encoder,
-    train_matryoshka_head,
+    prefix_recall,
     truncate,
-    truncated_probe_accuracy,
 )
+from embedlib.mrl_digits import head_accuracy, load_digits_split, train_digits_encoder, truncated_probe_accuracy
+from embedlib.mrl_head import similarity_distillation_loss, train_matryoshka_head
+from embedlib.pca import pca_rotation
+from embedlib.sentence_split import split_sentences
 
 
 def slow_truncate(x: torch.Tensor, dim: int) -> torch.Tensor:
@@ -170,19 +167,30 @@ def test_split_sentences_cuts_at_sentence_ends_and_drops_short_pieces():
     ]
 
 
-def test_pca_rotation_is_orthogonal_keeps_inner_products_and_orders_energy():
-    x = torch.randn(200, 12) * torch.linspace(0.1, 3.0, 12)  # most energy in the last columns
+def test_pca_rotation_is_orthogonal_keeps_inner_products_and_orders_variance():
+    x = torch.randn(200, 12) * torch.linspace(0.1, 3.0, 12)  # most variance in the last columns
     rotation = pca_rotation(x)
     torch.testing.assert_close(rotation.T @ rotation, torch.eye(12), atol=1e-5, rtol=0)
     rotated = x @ rotation
     torch.testing.assert_close(rotated @ rotated.T, x @ x.T, atol=1e-3, rtol=1e-4)
-    energy = rotated.pow(2).sum(0)
-    assert torch.all(energy[:-1] >= energy[1:] - 1e-3)
+    variance = rotated.var(0)
+    assert torch.all(variance[:-1] >= variance[1:] - 1e-3)
 
 
-def test_pca_rotation_needs_enough_vectors():
-    with pytest.raises(ValueError, match="got 3 vectors of width 8"):
-        pca_rotation(torch.randn(3, 8))
+def test_pca_rotation_is_centred_a_shared_offset_does_not_come_first():
+    """Rows = a large common vector + noise varying mostly along axis 3: centred PCA puts axis 3
+    first (what ranks rows), an uncentred SVD puts the common direction first."""
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.randn(500, 6, generator=generator) * torch.tensor([0.1, 0.1, 0.1, 2.0, 0.1, 0.1])
+    x = noise + torch.tensor([10.0, 10.0, 0.0, 0.0, 0.0, 0.0])
+    centred, uncentred = pca_rotation(x), pca_rotation(x, center=False)
+    assert abs(float(centred[3, 0])) > 0.99
+    assert abs(float(uncentred[0, 0])) > 0.6 and abs(float(uncentred[3, 0])) < 0.2
+    # the same as scikit-learn's PCA, up to the sign of each direction
+    from sklearn.decomposition import PCA
+
+    reference = torch.tensor(PCA().fit(x.double().numpy()).components_, dtype=torch.float32).T
+    torch.testing.assert_close(centred.abs(), reference.abs(), atol=1e-3, rtol=0)
 
 
 def test_similarity_distillation_loss_is_zero_for_a_perfect_student_and_positive_otherwise():
@@ -221,7 +229,6 @@ def test_standard_model_must_have_one_full_width_head():
 
 
 def test_prefix_recall_is_one_at_full_width_and_matches_a_direct_computation():
-    from embedlib.matryoshka import prefix_recall
     from embedlib.similarity import normalize_rows
     from embedlib.retrieval import recall_at_k, search
 

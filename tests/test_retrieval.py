@@ -136,3 +136,73 @@ def test_structured_vectors_decay_like_the_inverse_square_root():
     x = structured_vectors(20_000, 16, seed=0)
     expected = 1 / torch.arange(1, 17, dtype=torch.float32)
     torch.testing.assert_close(x.var(dim=0), expected, rtol=0.05, atol=0)
+
+
+def test_numpy_arrays_and_lists_are_accepted():
+    database, queries = structured_vectors(500, 16, seed=13), structured_vectors(4, 16, seed=14)
+    expected = funnel_search(queries, database, 8, 30, 5, precision="fp32")
+    for convert in (lambda x: x.numpy(), lambda x: x.numpy().astype("float64"), lambda x: x.tolist()):
+        got = funnel_search(convert(queries), convert(database), 8, 30, 5, precision="fp32")
+        assert torch.equal(got.indices, expected.indices)
+        assert torch.equal(search(convert(queries), convert(database), 5).indices, search(queries, database, 5).indices)
+    assert recall_at_k(expected.indices.numpy(), expected.indices.tolist()) == 1.0
+
+
+@pytest.mark.parametrize("bad", ["some text", {"a": 1}, object()])
+def test_non_numeric_inputs_raise_a_clear_type_error(bad):
+    database = structured_vectors(50, 16, seed=1)
+    with pytest.raises(TypeError, match="queries must"):
+        funnel_search(bad, database, 4, 10, 5)
+    with pytest.raises(TypeError, match="database must"):
+        search(database[:2], bad, 5)
+
+
+def test_a_bfloat16_database_is_reranked_in_bfloat16():
+    database, queries = structured_vectors(3000, 64, seed=15), structured_vectors(10, 64, seed=16)
+    db16, q16 = database.bfloat16(), queries.bfloat16()
+    fast = funnel_search(q16, db16, 16, 100, 5, precision="bf16")
+    assert fast.scores.dtype == torch.bfloat16
+    assert recall_at_k(fast.indices, search(q16, db16, 5).indices) >= 0.95
+
+
+def test_more_queries_than_one_funnel_block_are_searched_in_blocks():
+    database, queries = structured_vectors(2000, 32, seed=17), structured_vectors(1100, 32, seed=18)
+    fast = funnel_search(queries, database, 8, 40, 5, precision="fp32")
+    assert torch.equal(fast.indices, naive_funnel_search(queries, database, 8, 40, 5).indices)
+
+
+def test_stages_are_timed_when_asked():
+    database, queries = structured_vectors(2000, 32, seed=19), structured_vectors(10, 32, seed=20)
+    stages = {}
+    funnel_search(queries, database, 8, 40, 5, stages=stages)
+    assert set(stages) >= {"thresholds from the sample", "scan: products, compare, keep", "rerank at full width"}
+    assert all(seconds >= 0 for seconds in stages.values())
+
+
+def test_score_variance_share():
+    from embedlib.retrieval import score_variance_share
+
+    weights = 1 / torch.arange(1, 513, dtype=torch.float64) ** 2
+    assert score_variance_share(512, 32) == pytest.approx(float(weights[:32].sum() / weights.sum()))
+    assert 0.97 < score_variance_share(512, 32) < 0.99
+    assert score_variance_share(512, 32, exponent=0.25) == pytest.approx(0.60, abs=0.01)
+    # measured on samples: the share of Var(q . x) from the prefix
+    x, q = structured_vectors(4000, 64, seed=0), structured_vectors(4000, 64, seed=1)
+    measured = float(((q[:, :8] * x[:, :8]).sum(1)).var() / ((q * x).sum(1)).var())
+    assert measured == pytest.approx(score_variance_share(64, 8), abs=0.03)
+
+
+def test_funnel_recall_curve_equals_one_naive_funnel_per_t():
+    from embedlib.retrieval import funnel_recall_curve
+
+    database, queries = structured_vectors(3000, 64, seed=21, exponent=0.25), structured_vectors(25, 64, seed=22)
+    ts = (10, 40, 200)
+    truth = search(queries, database, 10).indices
+    expected = [recall_at_k(naive_funnel_search(queries, database, 8, t, 10).indices, truth) for t in ts]
+    assert funnel_recall_curve(queries, database, 8, ts, 10) == pytest.approx(expected)
+    assert funnel_recall_curve(queries, database, 64, [10], 10) == [1.0]
+
+
+def test_structured_vectors_exponent():
+    x = structured_vectors(20_000, 16, seed=0, exponent=0.25)
+    torch.testing.assert_close(x.var(dim=0), torch.arange(1, 17, dtype=torch.float32) ** -0.5, rtol=0.05, atol=0)

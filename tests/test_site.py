@@ -116,7 +116,7 @@ def test_notebook_pages_have_colab_and_download_buttons(built_site, parsed, page
     assert len(downloads) == 1, f"{page.docname}: expected one 'download .ipynb' button, found {downloads}"
     target = built_site / posixpath.normpath(posixpath.join(posixpath.dirname(page.html), downloads[0]))
     assert target.suffix == ".ipynb", f"{page.docname}: the download button serves {downloads[0]}"
-    assert target.read_bytes() == page.source.read_bytes(), f"{page.docname}: the download differs from {page.source.name}"
+    assert target.read_bytes() == page.learner_copy.read_bytes(), f"{page.docname}: the download is not learner/{page.source.name}"
 
 
 def test_glued_numbers_are_rendered(built_site):
@@ -167,3 +167,39 @@ def test_glossary_defines_the_course_terms(parsed):
     ids = parsed["glossary.html"].ids
     missing = [term for term in GLOSSARY_TERMS if "term-" + term.replace(" ", "-") not in ids]
     assert not missing, f"glossary.md lacks entries for {missing}"
+
+
+SITE_BUDGET_BYTES = 20_000_000
+
+
+def test_the_built_site_stays_within_budget(built_site):
+    files = [p for p in built_site.rglob("*") if p.is_file()]
+    total = sum(p.stat().st_size for p in files)
+    biggest = sorted(files, key=lambda p: p.stat().st_size)[-5:]
+    assert total <= SITE_BUDGET_BYTES, f"{total:,} bytes; biggest: {[p.relative_to(built_site).as_posix() for p in biggest]}"
+    assert not [p for p in files if p.suffix == ".map"], "source maps are served"
+    assert (built_site / "_static" / "scripts" / "fontawesome.js").stat().st_size < 50_000
+
+
+def test_images_load_lazily_with_their_size(parsed):
+    for name, page in parsed.items():
+        for tag, attributes in page.tags:
+            if tag == "img":
+                assert attributes.get("loading") == "lazy", f"{name}: {attributes.get('src')} loads eagerly"
+                assert attributes.get("width") and attributes.get("height"), f"{name}: {attributes.get('src')} has no size"
+
+
+def test_bibliography_labels_are_author_year_and_link_the_papers(built_site):
+    page = (built_site / "bibliography.html").read_text()
+    labels = re.findall(r'<span class="label"><span class="fn-bracket">\[</span>(.*?)<span', page)
+    assert labels and all(re.fullmatch(r"[^\d]+, (\d{4}[a-z]?|n\.d\.)", label) for label in labels), labels[:5]
+    assert len(set(labels)) == len(labels)
+    entries = re.findall(r'role="doc-biblioentry">(.*?)</div>', page, re.S)
+    unlinked = [e[:80] for e in entries if 'class="reference external"' not in e]
+    assert not unlinked, f"entries without a link to the paper: {unlinked}"
+
+
+def test_footer_gives_the_licence_and_the_page_s_last_change(built_site):
+    page = (built_site / "chapters" / "01_lookup.html").read_text()
+    assert "MIT licence" in page
+    assert re.search(r"Last updated on \d{4}-\d{2}-\d{2}", page)

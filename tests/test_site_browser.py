@@ -33,6 +33,13 @@ PAGE_FACTS = r"""
     for (let i = 0; i < 400 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++) await sleep(25);
     if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
   }
+  // What a first visit transferred, before the lazy images below the fold are forced to load
+  // (every image must load: the checks below look at all of them).
+  const firstVisit = [performance.getEntriesByType("navigation")[0], ...performance.getEntriesByType("resource")]
+    .reduce((sum, entry) => sum + (entry.encodedBodySize || 0), 0);
+  const images = [...document.images];
+  images.forEach(img => { img.loading = "eager"; });
+  await Promise.all(images.map(img => img.complete ? null : new Promise(r => { img.onload = img.onerror = r; })));
   const solutions = [];
   for (const solution of document.querySelectorAll("div.solution")) {
     const button = solution.querySelector(".toggle-button");
@@ -55,6 +62,9 @@ PAGE_FACTS = r"""
     exercises: [...document.querySelectorAll("div.exercise")].map(e => e.querySelector(".admonition-title")?.textContent.trim() || ""),
     solutions: solutions,
     colab: [...document.querySelectorAll("a[href*='colab.research.google.com']")].map(a => a.href),
+    bytes: firstVisit,
+    iconsDrawn: document.querySelectorAll("svg.svg-inline--fa").length,
+    iconsLeft: document.querySelectorAll("i.fa-solid, i.fa-brands, i.fa-regular").length,
     downloads: [...document.querySelectorAll("a.btn-download-source-button")].map(a => a.href),
   };
 })()
@@ -148,7 +158,24 @@ def test_notebook_page_links_to_colab_and_offers_the_download(rendered, browser,
     facts, _ = rendered[page.docname]
     url, _ = browser
     assert facts["colab"] == [page.colab_url()], f"{page.html}: Colab links {facts['colab']}"
-    assert facts["downloads"] == [f"{url}_sources/{page.docname}.ipynb"], f"{page.html}: {facts['downloads']}"
+    assert facts["downloads"] == [f"{url}learner/{page.learner_copy.name}"], f"{page.html}: {facts['downloads']}"
+
+
+FIRST_VISIT_BUDGET_BYTES = 2_500_000
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.is_chapter], ids=lambda p: p.docname)
+def test_a_chapter_first_visit_stays_within_budget(rendered, page):
+    """Everything the page loaded up to now (HTML, scripts, styles, fonts, the images in view;
+    the others load lazily), uncompressed: a server's compression only lowers it."""
+    facts, _ = rendered[page.docname]
+    assert facts["bytes"] <= FIRST_VISIT_BUDGET_BYTES, f"{page.html}: {facts['bytes']:,} bytes on first visit"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.docname)
+def test_icons_are_drawn_by_the_small_icon_script(rendered, page):
+    facts, _ = rendered[page.docname]
+    assert facts["iconsDrawn"] >= 3 and facts["iconsLeft"] == 0, (page.html, facts["iconsDrawn"], facts["iconsLeft"])
 
 
 def test_search_finds_pages(browser):
@@ -167,10 +194,16 @@ def test_screenshots_are_kept(browser, rendered):
     ARTIFACTS.mkdir(exist_ok=True)
     for old in ARTIFACTS.glob("*.png"):
         old.unlink()
+    views = [("", 1280, "light"), ("__phone", 390, "light"), ("__dark", 1280, "dark"), ("__phone_dark", 390, "dark")]
     for page in [PAGES[0], with_figures[0]]:
-        shot = ARTIFACTS / f"{page.docname.replace('/', '__')}.png"
-        chromium.open(url + page.html)
-        chromium.evaluate(f'(async () => {{ await {PAGE_FACTS.strip()}; '
-                          'document.querySelector(".cell_output img")?.scrollIntoView({block: "center"}); })()')
-        chromium.screenshot(shot)
-        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000, shot
+        for suffix, width, theme in views:
+            shot = ARTIFACTS / f"{page.docname.replace('/', '__')}{suffix}.png"
+            chromium.call("Emulation.setDeviceMetricsOverride",
+                          {"width": width, "height": 1000, "deviceScaleFactor": 1, "mobile": width < 600})
+            chromium.open(url + page.html)
+            chromium.evaluate(f'(async () => {{ document.documentElement.dataset.theme = "{theme}"; '
+                              f'await {PAGE_FACTS.strip()}; '
+                              'document.querySelector(".cell_output img")?.scrollIntoView({block: "center"}); })()')
+            chromium.screenshot(shot)
+            assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000, shot
+    chromium.call("Emulation.clearDeviceMetricsOverride")

@@ -8,6 +8,11 @@ this module holds the machinery they share.
 
 from .core import (
     LearnerError,
+    as_array,
+    as_id_set,
+    as_number,
+    as_whole_number,
+    format_number,
     NotAttempted,
     Verdict,
     checker,
@@ -17,4 +22,7 @@ from .core import (
     run_learner,
 )
 
-__all__ = ["LearnerError", "NotAttempted", "Verdict", "checker", "compare_or_diagnose", "compare_values", "matches", "run_learner"]
+__all__ = [
+    "LearnerError", "NotAttempted", "Verdict", "as_array", "as_id_set", "as_number", "as_whole_number",
+    "checker", "compare_or_diagnose", "compare_values", "format_number", "matches", "run_learner",
+]

@@ -13,11 +13,20 @@ from ..contextual import (
     find_word,
     layer_states,
     num_layers,
+    pair_auc,
     pair_similarities,
     static_vector,
     token_vectors,
 )
-from .core import LearnerError, checker, compare_or_diagnose, compare_values, matches, run_learner
+from .core import (
+    LearnerError,
+    as_number,
+    checker,
+    compare_or_diagnose,
+    compare_values,
+    matches,
+    run_learner,
+)
 
 _TOLERANCE = {"atol": 1e-4, "rtol": 1e-3}  # hidden states go through six layers of float32 arithmetic
 
@@ -28,8 +37,6 @@ WORD_CASES = (
     ("She rowed the boat across the river.", "river", 3),
     ("Money in the account earns little.", "money", 1),
 )
-
-
 
 
 def _diagnose_word_vector(got, sentence: str, word: str, layer: int) -> str | None:
@@ -70,7 +77,7 @@ def check_word_vector(word_vector: Callable[[str, str, int], torch.Tensor]) -> s
 
 
 def _gap_cases() -> list[tuple[torch.Tensor, list[str]]]:
-    generator = torch.Generator().manual_seed(5)
+    generator = torch.Generator().manual_seed(27)  # chosen so the mistakes differ (tested)
     cases = []
     for sizes, width in (((3, 5), 8), ((4, 4), 16), ((2, 3, 4), 6)):
         labels = [name for name, size in zip("abc", sizes) for _ in range(size)]
@@ -95,6 +102,30 @@ def _gap_with_self_pairs(vectors: torch.Tensor, labels: list[str]) -> float:
     return (cosines[same].mean() - cosines[~same].mean()).item()
 
 
+def _gap_macro(vectors: torch.Tensor, labels: list[str]) -> float:
+    """Mean over senses of each sense's mean same-sense cosine, minus the mean over sense pairs
+    of each pair's mean cross-sense cosine: a mean of group means, not of pairs."""
+    codes = torch.tensor([sorted(set(labels)).index(label) for label in labels])
+    unit = vectors / vectors.norm(dim=1, keepdim=True)
+    cosines = unit @ unit.T
+    groups = range(int(codes.max()) + 1)
+    same = [cosines[codes == a][:, codes == a] for a in groups]
+    same = [block[~torch.eye(len(block), dtype=torch.bool)].mean() for block in same]
+    cross = [cosines[codes == a][:, codes == b].mean() for a in groups for b in groups if a < b]
+    return (torch.stack(same).mean() - torch.stack(cross).mean()).item()
+
+
+def _gap_macro_same_only(vectors: torch.Tensor, labels: list[str]) -> float:
+    """Per-sense means averaged for the same-sense side; cross-sense pairs pooled."""
+    same, cross = pair_similarities(vectors, labels)
+    codes = torch.tensor([sorted(set(labels)).index(label) for label in labels])
+    unit = vectors / vectors.norm(dim=1, keepdim=True)
+    cosines = unit @ unit.T
+    blocks = [cosines[codes == a][:, codes == a] for a in range(int(codes.max()) + 1)]
+    per_sense = [b[~torch.eye(len(b), dtype=torch.bool)].mean() for b in blocks]
+    return (torch.stack(per_sense).mean() - cross.mean()).item()
+
+
 def _gap_with_dot_products(vectors: torch.Tensor, labels: list[str]) -> float:
     dots = vectors @ vectors.T
     same = torch.tensor([[a == b for b in labels] for a in labels])
@@ -102,16 +133,31 @@ def _gap_with_dot_products(vectors: torch.Tensor, labels: list[str]) -> float:
     return (dots[same & off_diagonal].mean() - dots[~same].mean()).item()
 
 
+GAP_MISTAKES = (
+    (_gap_with_self_pairs,
+     "You counted each vector paired with itself (cosine 1) as a same-sense pair: leave out i == j."),
+    (_gap_with_dot_products, "Those are dot products: divide by both lengths to get cosines."),
+    (_gap_macro,
+     "You averaged per sense (or per pair of senses) first: pool the pairs instead, so that every "
+     "pair counts once, whatever its sense. With groups of unequal size the two means differ."),
+    (_gap_macro_same_only,
+     "Your same-sense side is a mean of per-sense means: pool all same-sense pairs instead, so "
+     "that every pair counts once. With groups of unequal size the two means differ."),
+)
+
+
 @checker("same-sense minus cross-sense similarity")
 def check_sense_gap(sense_gap: Callable[[torch.Tensor, list[str]], float]) -> str:
     for vectors, labels in _gap_cases():
         got = run_learner(sense_gap, vectors.clone(), list(labels))
-        name = f"sense_gap on {len(labels)} vectors with senses {dict((s, labels.count(s)) for s in sorted(set(labels)))}"
-        compare_or_diagnose(got, reference_gap(vectors, labels), name=name, mistakes=[
-            (lambda: _gap_with_self_pairs(vectors, labels),
-             "You counted each vector paired with itself (cosine 1) as a same-sense pair: leave out i == j."),
-            (lambda: _gap_with_dot_products(vectors, labels), "Those are dot products: divide by both lengths to get cosines."),
-        ], **_TOLERANCE)
+        counts = {s: labels.count(s) for s in sorted(set(labels))}
+        name = f"sense_gap on {len(labels)} vectors with senses {counts}"
+        if isinstance(got, (set, frozenset, dict, tuple, list)):
+            raise LearnerError(f"{name} returned a {type(got).__name__}: return one number, the "
+                               "same-sense mean minus the cross-sense mean.")
+        got = as_number(got, name)  # Python, NumPy or 0-d torch scalars alike
+        mistakes = [(lambda wrong=wrong: wrong(vectors, labels), advice) for wrong, advice in GAP_MISTAKES]
+        compare_or_diagnose(got, reference_gap(vectors, labels), name=name, mistakes=mistakes, **_TOLERANCE)
     return "Your gap matches embedlib.contextual.pair_similarities on three sets, including three senses."
 
 
@@ -146,22 +192,23 @@ def _layered_case(order: tuple[int, ...], seed: int) -> tuple[torch.Tensor, list
     return vectors, labels, rules
 
 
-def _stats(vectors: torch.Tensor, labels: list[str]) -> tuple[float, float, float, float, float]:
+def _stats(vectors: torch.Tensor, labels: list[str]) -> tuple[float, ...]:
     same, cross = pair_similarities(vectors, labels)
-    return same.mean().item(), same.min().item(), cross.mean().item(), cross.max().item(), 0.0
+    # nearest-neighbour accuracy is not needed by the rules compared here: 0.0
+    return same.mean().item(), same.min().item(), cross.mean().item(), cross.max().item(), 0.0, pair_auc(same, cross)
 
 
 LAYERED_CASES = ((0, 1, 2, 3, 4), (2, 4, 3, 1, 0), (1, 3, 0, 4, 2))
 
 
 def _as_layer_number(got) -> int:
-    if hasattr(got, "item") and getattr(got, "ndim", 1) == 0:
-        got = got.item()
-    if isinstance(got, float) and not got.is_integer():
-        raise LearnerError(f"you returned {got:.4g}, a similarity: return the layer's number (an int), not its gap.")
-    if isinstance(got, bool) or not isinstance(got, (int, float)):
+    if isinstance(got, bool) or isinstance(got, (set, frozenset, list, tuple, dict, str)):
         raise LearnerError(f"expected a layer number (an int), got {type(got).__name__}.")
-    return int(got)
+    number = as_number(got, "your layer")  # int, np.int64, 0-d tensor, 3.0 alike
+    if not number.is_integer():
+        raise LearnerError(f"you returned {number:.4g}, a similarity: return the layer's number "
+                           "(an int), not its gap.")
+    return int(number)
 
 
 @checker("the layer that separates senses best")

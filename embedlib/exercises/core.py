@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import math
+import textwrap
 from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -12,6 +14,7 @@ import numpy as np
 NOT_ATTEMPTED = "not attempted yet"
 CORRECT = "correct"
 INCORRECT = "not yet right"
+LINE_WIDTH = 88  # the width of the course's code column: longer lines are cut off on the site
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,11 @@ class Verdict:
         return f"{mark} {self.exercise}: {self.status}. {self.message}".rstrip()
 
     def __repr__(self) -> str:
-        return str(self)
+        """What a notebook shows: the verdict wrapped to the width of the course's pages."""
+        return "\n".join(
+            textwrap.fill(paragraph, LINE_WIDTH, subsequent_indent="  ", break_on_hyphens=False)
+            for paragraph in str(self).splitlines()
+        )
 
 
 class NotAttempted(Exception):
@@ -50,7 +57,10 @@ def run_learner(function: Any, *args: Any, **kwargs: Any) -> Any:
     if function is None or function is Ellipsis:
         raise NotAttempted
     if not callable(function):
-        raise LearnerError(f"expected a function, got {type(function).__name__}: pass the function itself, not its result.")
+        raise LearnerError(
+            f"expected a function, got {type(function).__name__}: pass the function itself, "
+            "not its result."
+        )
     try:
         result = function(*args, **kwargs)
     except NotImplementedError as error:
@@ -62,16 +72,65 @@ def run_learner(function: Any, *args: Any, **kwargs: Any) -> Any:
     return result
 
 
-def _as_array(value: Any, name: str) -> np.ndarray:
+def as_array(value: Any, name: str = "the result", *, unordered: bool = False) -> np.ndarray:
+    """Any numeric answer as a float64 array: tensors (also with gradients), NumPy arrays and
+    scalars, 0-d tensors, lists and tuples, Python numbers; ``LearnerError`` otherwise.
+
+    A set has no order: it is accepted (sorted) only where order does not matter
+    (``unordered=True``); elsewhere the hint says to return an ordered sequence.
+    """
     if isinstance(value, (str, bytes)):
-        raise LearnerError(f"{name} should be numbers (a tensor, array or float), got the text {value!r}")
+        raise LearnerError(f"{name} should be numbers (a tensor, array or float), got the text {value!r}.")
+    if isinstance(value, (set, frozenset)):
+        if not unordered:
+            raise LearnerError(f"{name} is a set, which has no order: return a list or tensor in order.")
+        value = sorted(value)
     if hasattr(value, "detach"):  # a torch tensor
-        value = value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        if value.is_complex():
+            raise LearnerError(f"{name} is complex: return the real numbers (the pair as two floats).")
+        value = value.numpy()
     try:
-        array = np.asarray(value, dtype=np.float64)
+        array = np.asarray(value)
     except (TypeError, ValueError) as error:
-        raise LearnerError(f"{name} should be numbers (a tensor, array or float), got {type(value).__name__}") from error
-    return array
+        raise LearnerError(f"{name} should be numbers (a tensor, array or float), got {type(value).__name__}.") from error
+    if np.iscomplexobj(array):
+        raise LearnerError(f"{name} is complex: return the real numbers (the pair as two floats).")
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise LearnerError(f"{name} should be numbers (a tensor, array or float), got {type(value).__name__}.")
+    return array.astype(np.float64)
+
+
+def as_number(value: Any, name: str = "the result") -> float:
+    """One number from a Python, NumPy or 0-d torch scalar (or a one-element array)."""
+    array = as_array(value, name)
+    if array.size != 1:
+        raise LearnerError(f"{name} should be one number, got shape {tuple(array.shape)}.")
+    return float(array.reshape(()))
+
+
+def as_whole_number(value: Any, name: str = "the result") -> int:
+    """A whole number (``int``, ``np.int64``, ``np.prod(...)``, ``2.0``) as a Python ``int``."""
+    number = as_number(value, name)
+    if not math.isfinite(number) or number != round(number):
+        raise LearnerError(f"{name} should be a whole number, got {format_number(number)}.")
+    return int(round(number))
+
+
+def as_id_set(value: Any, name: str = "the result") -> set[int]:
+    """Token or row ids where order does not matter: a set, list, array or tensor of ints."""
+    array = as_array(value, name, unordered=True).reshape(-1)
+    if not np.all(array == np.round(array)):
+        raise LearnerError(f"{name} should hold whole-number ids, got {format_number(array[0])}.")
+    return {int(i) for i in array}
+
+
+def format_number(value: float) -> str:
+    """A number at sensible precision for a message: float32 noise never shows."""
+    value = float(value)
+    if value == round(value) and abs(value) < 1e15:
+        return f"{int(round(value)):,}" if abs(value) >= 10_000 else str(int(round(value)))
+    return f"{value:.4g}"
 
 
 def compare_values(got: Any, expected: Any, *, name: str = "the result", atol: float = 1e-5, rtol: float = 1e-4) -> None:
@@ -80,8 +139,8 @@ def compare_values(got: Any, expected: Any, *, name: str = "the result", atol: f
     Hints, in order: not numeric; wrong shape (and "transposed?"); NaN or infinity; every
     value with the wrong sign; the first wrong value with its index.
     """
-    got_array = _as_array(got, name)
-    expected_array = _as_array(expected, "the expected value")
+    got_array = as_array(got, name)
+    expected_array = as_array(expected, "the expected value")
     if got_array.shape != expected_array.shape:
         hint = f"{name} has shape {tuple(got_array.shape)}, expected {tuple(expected_array.shape)}"
         if got_array.ndim == 2 and got_array.shape[::-1] == expected_array.shape:
@@ -90,15 +149,20 @@ def compare_values(got: Any, expected: Any, *, name: str = "the result", atol: f
     bad = ~np.isfinite(got_array)
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise LearnerError(f"{name} contains {got_array[index]} at index {index}: check for a division by zero or log of 0.")
+        raise LearnerError(
+            f"{name} contains {got_array[index]} at index {index}: check for a division by zero "
+            "or log of 0."
+        )
     close = np.isclose(got_array, expected_array, atol=atol, rtol=rtol)
     if close.all():
         return
     if np.allclose(-got_array, expected_array, atol=atol, rtol=rtol):
         raise LearnerError(f"{name} has the right size but the wrong sign everywhere.")
     index = tuple(int(i) for i in np.argwhere(~close)[0])
+    where = f" at index {index}" if index else ""
     raise LearnerError(
-        f"{name} is wrong at index {index}: expected {expected_array[index]:.6g}, got {got_array[index]:.6g}."
+        f"{name} is wrong{where}: expected {format_number(expected_array[index])}, "
+        f"got {format_number(got_array[index])}."
     )
 
 
@@ -152,7 +216,9 @@ def checker(exercise: str) -> Callable[[Callable[..., str | None]], Callable[...
         @functools.wraps(body)
         def check(*answer: Any, **kwargs: Any) -> Verdict:
             if not answer or any(a is None or a is Ellipsis for a in answer):
-                return Verdict(exercise, NOT_ATTEMPTED, "Fill in the cell above, run it, then run this check again.")
+                return Verdict(
+                    exercise, NOT_ATTEMPTED, "Fill in the cell above, run it, then run this check again."
+                )
             try:
                 praise = body(*answer, **kwargs)
             except NotAttempted:
@@ -160,7 +226,9 @@ def checker(exercise: str) -> Callable[[Callable[..., str | None]], Callable[...
             except LearnerError as error:
                 return Verdict(exercise, INCORRECT, str(error))
             except Exception as error:  # a checker must never crash on a learner's answer
-                return Verdict(exercise, INCORRECT, f"could not check your answer ({type(error).__name__}: {error}).")
+                return Verdict(
+                    exercise, INCORRECT, f"could not check your answer ({type(error).__name__}: {error})."
+                )
             return Verdict(exercise, CORRECT, praise or "Well done.")
 
         return check

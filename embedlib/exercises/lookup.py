@@ -1,12 +1,28 @@
-"""Checkers for chapter 1, the embedding table is a lookup."""
+"""Checkers for chapter 1, the embedding table is a lookup.
+
+Each checker runs the learner's function on cases chosen so that the common wrong
+answers differ from the right one, and names the slip when it recognises it.
+"""
 
 from __future__ import annotations
 
+import math
+import numbers
+from typing import Any, Callable
+
+import numpy as np
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from ..lookup import lookup, table_bytes
-from .core import LearnerError, checker, compare_or_diagnose, compare_values, run_learner
+from .core import (
+    LearnerError,
+    checker,
+    compare_or_diagnose,
+    compare_values,
+    run_learner,
+)
 
 _GENERATOR_SEED = 1234
 
@@ -16,29 +32,132 @@ def _table(vocab_size: int, dim: int) -> torch.Tensor:
     return torch.randn(vocab_size, dim, generator=generator)  # (V, d)
 
 
+# No case contains id V - 1, so F.one_hot(ids) without num_classes builds fewer than V
+# columns and cannot be mistaken for the right answer.
 _ONE_HOT_CASES = (
-    (_table(5, 3), torch.tensor([4, 0, 2])),
-    (_table(7, 4), torch.tensor([3, 3, 6, 1])),  # a repeated id
-    (_table(11, 2), torch.tensor([[0, 10], [5, 5]])),  # a batch: [B, T]
+    (_table(5, 3), torch.tensor([3, 0, 2])),
+    (_table(7, 4), torch.tensor([3, 3, 5, 1])),  # a repeated id
+    (_table(11, 2), torch.tensor([[0, 9], [5, 5]])),  # a batch: [B, T]
 )
+
+# Functions that read rows of a tensor by position: the method the exercise rules out.
+_ROW_READS = {
+    "__getitem__": "indexing (table[ids])",
+    "index_select": "index_select",
+    "embedding": "F.embedding / nn.Embedding",
+    "gather": "gather",
+    "take": "take",
+    "take_along_dim": "take_along_dim",
+    "select": "select",
+    "unbind": "unbind",
+    "split": "split",
+    "chunk": "chunk",
+}
+
+
+def _storage(value: Any) -> int | None:
+    if isinstance(value, torch.Tensor) and value.layout == torch.strided:
+        return value.untyped_storage().data_ptr()
+    return None
+
+
+def _indexes_rows(index: Any) -> bool:
+    """Whether ``tensor[index]`` picks rows (dimension 0) by number."""
+    first = index[0] if isinstance(index, tuple) and index else index
+    if isinstance(first, (slice, type(Ellipsis), type(None))):
+        return False
+    return True  # an int, a list, an array or a tensor of row numbers
+
+
+class _MethodRecorder(TorchFunctionMode):
+    """Records row reads of the table and ``F.one_hot`` widths during the learner's call."""
+
+    def __init__(self, table: torch.Tensor) -> None:
+        super().__init__()
+        self.table_storage = _storage(table)
+        self.row_reads: list[str] = []
+        self.one_hot_widths: list[int] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        if name == "one_hot":
+            width = args[1] if len(args) > 1 else kwargs.get("num_classes", -1)
+            self.one_hot_widths.append(int(width))
+        elif name in _ROW_READS:
+            if name == "embedding" and len(args) > 1:
+                operands = [args[1]]  # F.embedding(input, weight)
+            else:
+                operands = list(args[:1])
+            operands += [kwargs.get("weight"), kwargs.get("input")]
+            reads_table = any(
+                _storage(a) == self.table_storage for a in operands if a is not None
+            )
+            if reads_table and (name != "__getitem__" or _indexes_rows(args[1])):
+                self.row_reads.append(_ROW_READS[name])
+        return func(*args, **kwargs)
+
+
+def _run_recorded(
+    function: Callable, table: torch.Tensor, ids: torch.Tensor, name: str
+) -> Any:
+    """Run the learner's function, recording how it computed its answer."""
+    recorder = _MethodRecorder(table)
+    try:
+        with recorder:
+            result = run_learner(function, table, ids)
+    except LearnerError:
+        _check_one_hot_width(recorder, table, name)  # the likely cause of a shape error
+        raise
+    _check_one_hot_width(recorder, table, name)
+    if recorder.row_reads:
+        raise LearnerError(
+            f"{name} reads rows of the table with {recorder.row_reads[0]}: that is "
+            "the lookup itself. Build the one-hot matrix and multiply it by the table."
+        )
+    return result
+
+
+def _check_one_hot_width(
+    recorder: _MethodRecorder, table: torch.Tensor, name: str
+) -> None:
+    vocab_size = table.shape[0]
+    for width in recorder.one_hot_widths:
+        if width != vocab_size:
+            made = "max(ids) + 1" if width == -1 else f"{width}"
+            raise LearnerError(
+                f"In {name}, F.one_hot made {made} columns, not V = {vocab_size}: "
+                "without num_classes it stops at the largest id present. "
+                "Pass num_classes=table.shape[0]."
+            )
 
 
 @checker("lookup as one-hot times the table")
 def check_one_hot_lookup(one_hot_lookup) -> str:
     for table, ids in _ONE_HOT_CASES:
-        got = run_learner(one_hot_lookup, table.clone(), ids.clone())
-        expected = lookup(table, ids)  # (*ids.shape, d)
         name = f"one_hot_lookup(table {tuple(table.shape)}, ids {ids.tolist()})"
+        got = _run_recorded(one_hot_lookup, table.clone(), ids.clone(), name)
+        expected = lookup(table, ids)  # (*ids.shape, d)
         shape = tuple(getattr(got, "shape", ()))
         if shape == tuple(ids.shape) + (table.shape[0],):
-            raise LearnerError(f"{name} has shape {shape}: that is the one-hot matrix itself; multiply it by the table.")
+            raise LearnerError(
+                f"{name} has shape {shape}: that is the one-hot matrix itself; "
+                "multiply it by the table."
+            )
         if shape == tuple(ids.shape) and ids.ndim == 1:
-            raise LearnerError(f"{name} has shape {shape}, one number per id: each id should give a whole row of width {table.shape[1]}.")
+            raise LearnerError(
+                f"{name} has shape {shape}, one number per id: each id should give "
+                f"a whole row of width {table.shape[1]}."
+            )
         compare_or_diagnose(got, expected, name=name, mistakes=[
             (lambda: lookup(table, (ids + 1) % table.shape[0]),
-             "Those are the rows one below: the one-hot entry for id i goes in column i (ids start at 0)."),
+             "Those are the rows one below: the one-hot entry for id i goes in "
+             "column i (ids start at 0)."),
         ])
-    return "One-hot times the table gives exactly the rows that indexing reads, for a batch too."
+    return (
+        "One-hot times the table gives exactly the rows that indexing reads, "
+        "for a batch too."
+    )
 
 
 _BYTES_CASES = (
@@ -49,57 +168,127 @@ _BYTES_CASES = (
 )
 
 
+def _as_number(value: Any, name: str) -> float | int:
+    """A learner's count as a Python number: ints, numpy scalars, 0-d tensors, floats."""
+    if isinstance(value, (bool, np.bool_)) or isinstance(value, (str, bytes)):
+        raise LearnerError(f"{name} returned {value!r}; return a number of bytes.")
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        size = value.numel() if isinstance(value, torch.Tensor) else value.size
+        if size != 1:
+            raise LearnerError(
+                f"{name} returned an array of shape {tuple(value.shape)}; "
+                "return one number of bytes."
+            )
+        value = value.item()
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    kind = type(value).__name__
+    raise LearnerError(f"{name} returned {kind}; return a number of bytes.")
+
+
 @checker("bytes of an embedding table")
 def check_table_bytes(bytes_of_table) -> str:
     for vocab_size, dim, dtype in _BYTES_CASES:
-        got = run_learner(bytes_of_table, vocab_size, dim, dtype)
-        expected = table_bytes(vocab_size, dim, dtype)
         name = f"bytes_of_table({vocab_size:_}, {dim:_}, {dtype!r})"
-        if not isinstance(got, (int, float)) or isinstance(got, bool):
-            raise LearnerError(f"{name} returned {type(got).__name__}; return a number of bytes.")
+        got = _as_number(run_learner(bytes_of_table, vocab_size, dim, dtype), name)
+        expected = table_bytes(vocab_size, dim, dtype)
+        if got == expected:
+            continue
         per_value = expected // (vocab_size * dim)
+        units = {
+            "GB (1e9)": 1e9, "GiB (2**30)": 2**30, "MB (1e6)": 1e6, "MiB (2**20)": 2**20,
+        }
+        for unit, size in units.items():
+            if math.isclose(got, expected / size, rel_tol=1e-3):
+                raise LearnerError(
+                    f"{name} = {got:.4g} is in {unit}; the task asks for plain bytes "
+                    f"({expected:,})."
+                )
         if got == vocab_size * dim and per_value != 1:
-            raise LearnerError(f"{name} = {got:,} is the number of values; multiply by the bytes per value ({per_value} for {dtype}).")
+            raise LearnerError(
+                f"{name} = {got:,} is the number of values; multiply by the bytes per "
+                f"value ({per_value} for {dtype})."
+            )
         if got == expected * 8:
             raise LearnerError(f"{name} = {got:,} counts bits; a byte is 8 bits.")
-        if got in (expected / 1e9, expected / 2**30, expected / 1e6, expected / 2**20):
-            raise LearnerError(f"{name} = {got} is in GB/GiB/MB; return plain bytes.")
-        if got != expected:
-            raise LearnerError(f"{name} should be {expected:,} bytes, got {got:,}.")
+        if got == vocab_size * dim * 4 and per_value != 4:
+            raise LearnerError(
+                f"{name} = {got:,} assumes 4 bytes per value; "
+                f"{dtype} takes {per_value}."
+            )
+        if isinstance(got, float) and not got.is_integer():
+            raise LearnerError(
+                f"{name} = {got:.6g} is a fraction; a count of bytes is a whole number "
+                "(use // or int())."
+            )
+        raise LearnerError(f"{name} should be {expected:,} bytes, got {got:,}.")
     return "Right for float32, bfloat16 and float16 tables, from MiniLM's to LLaMA 3's."
 
 
 _ROW_CASES = (
     (10, torch.tensor([3, 1, 3, 7])),
-    (10, torch.tensor([[0, 9, 9], [4, 4, 4]])),  # a batch, with repeats
-    (50, torch.tensor([49, 2, 17, 2, 0, 33])),
+    (10, torch.tensor([[0, 8, 8], [4, 4, 4]])),  # a batch, with repeats
+    (50, torch.tensor([41, 2, 17, 2, 0, 33])),
 )
 
 
 def _rows_with_gradient(vocab_size: int, ids: torch.Tensor) -> torch.Tensor:
-    """The ground truth, from an actual backward pass: rows whose gradient is not zero."""
+    """The ground truth, from a real backward pass: rows whose gradient is not zero."""
     embedding = nn.Embedding(vocab_size, 3)
     out = embedding(ids)  # (*ids.shape, 3)
     out.pow(2).sum().backward()  # any loss whose upstream gradient has no exact zeros
     return (embedding.weight.grad != 0).any(dim=1).nonzero().flatten()  # sorted row ids
 
 
+def _as_rows(got: Any, name: str) -> torch.Tensor:
+    """The learner's rows as a tensor; a set (no order) is sorted first."""
+    if isinstance(got, (set, frozenset)):
+        got = sorted(got)
+    try:
+        return torch.as_tensor(np.asarray(got))
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise LearnerError(
+            f"{name} returned {type(got).__name__}, which is not a list of row "
+            "numbers; return a 1-D tensor, a list or a set of ints."
+        ) from error
+
+
 @checker("rows that get gradient")
 def check_touched_rows(touched_rows) -> str:
     for vocab_size, ids in _ROW_CASES:
-        got = run_learner(touched_rows, ids.clone(), vocab_size)
-        expected = _rows_with_gradient(vocab_size, ids)
         name = f"touched_rows({ids.tolist()}, {vocab_size})"
-        got_tensor = torch.as_tensor(got)
-        if got_tensor.dtype == torch.bool:
-            raise LearnerError(f"{name} returned a boolean mask; return the row numbers, e.g. mask.nonzero().flatten().")
-        if got_tensor.numel() == ids.numel() and ids.unique().numel() < ids.numel():
-            raise LearnerError(f"{name} has {ids.numel()} entries, one per position: a row used twice is still one row (its gradients add up).")
-        if got_tensor.ndim != 1:
-            raise LearnerError(f"{name} has shape {tuple(got_tensor.shape)}; return a flat 1-D tensor of row numbers.")
-        if got_tensor.numel() == vocab_size:
-            raise LearnerError(f"{name} lists all {vocab_size} rows, but only rows of ids in the batch get gradient.")
-        if got_tensor.numel() == expected.numel() and not torch.equal(got_tensor.sort().values, got_tensor):
-            raise LearnerError(f"{name} = {got_tensor.tolist()} is not sorted; sort the row numbers.")
-        compare_values(got_tensor, expected, name=name)
-    return "Only the rows of ids present in the batch get gradient, each once, however often it occurs."
+        got = _as_rows(run_learner(touched_rows, ids.clone(), vocab_size), name)
+        expected = _rows_with_gradient(vocab_size, ids)
+        if got.dtype == torch.bool:
+            raise LearnerError(
+                f"{name} returned a boolean mask; return the row numbers, "
+                "e.g. mask.nonzero().flatten()."
+            )
+        if got.numel() == ids.numel() and ids.unique().numel() < ids.numel():
+            raise LearnerError(
+                f"{name} has {ids.numel()} entries, one per position: a row used twice "
+                "is still one row (its gradients add up)."
+            )
+        if got.ndim != 1:
+            raise LearnerError(
+                f"{name} has shape {tuple(got.shape)}; return a flat 1-D tensor of "
+                "row numbers."
+            )
+        if got.numel() == vocab_size:
+            raise LearnerError(
+                f"{name} lists all {vocab_size} rows, but only rows of ids in the "
+                "batch get gradient."
+            )
+        if got.is_floating_point() and torch.equal(got, got.round()):
+            got = got.long()  # 3.0 names row 3
+        if got.numel() == expected.numel() and not torch.equal(got.sort().values, got):
+            raise LearnerError(
+                f"{name} = {got.tolist()} is not sorted; sort the row numbers."
+            )
+        compare_values(got, expected, name=name)
+    return (
+        "Only the rows of ids present in the batch get gradient, each once, "
+        "however often it occurs."
+    )

@@ -1,0 +1,78 @@
+"""Stored benchmark results shipped with the package, and their tables.
+
+``benchmarks/bench_retrieval.py`` writes ``embedlib/results/bench_retrieval.json`` (machine,
+date, versions, load, every variant's median time and recall, the funnel's stages); chapter 5
+reads it with :func:`load_retrieval_benchmark` and prints it with :func:`retrieval_report`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+RETRIEVAL = RESULTS / "bench_retrieval.json"
+
+
+def load_retrieval_benchmark(path: Path | str = RETRIEVAL) -> dict:
+    """The stored result of ``benchmarks/bench_retrieval.py`` as a dict."""
+    return json.loads(Path(path).read_text())
+
+
+def variant(result: dict, name: str) -> dict:
+    """One variant's row of a retrieval benchmark result, by its name."""
+    for row in result["variants"]:
+        if row["variant"] == name:
+            return row
+    names = [row["variant"] for row in result["variants"]]
+    raise KeyError(f"no variant {name!r} in the benchmark; it has {names}")
+
+
+def machine_line(result: dict) -> str:
+    """Date, CPU, the flags that matter for low precision, and the load during the run."""
+    mach = result["machine"]
+    present = [f for f, ok in mach["flags"].items() if ok]
+    absent = [f for f, ok in mach["flags"].items() if not ok]
+    before, after = result["load_average_before_after"]
+    return (
+        f"{result['date_utc']} UTC | {mach['cpu']} ({mach['logical_cpus']} logical CPUs)\n"
+        f"has {', '.join(present) or 'none of the listed'}; "
+        f"lacks {', '.join(absent) or 'nothing listed'}\n"
+        f"load average {before} before, {after} after: "
+        + ("a shared machine; times inflated, ratios within a round less so"
+           if max(before, after) > 1.5 else "a quiet machine")
+    )
+
+
+def retrieval_report(result: dict) -> str:
+    """The benchmark as text: machine, settings, the table of variants, the T=100 stages."""
+    s, v = result["settings"], result["versions"]
+    lines = [
+        machine_line(result),
+        f"torch {v['torch']}, numpy {v['numpy']}, numba {v['numba']}",
+        f"N={s['N']:,}, d={s['d']}, Q={s['queries']}, k={s['k']}, m={s['shortlist_dim']}, "
+        f"{s['threads']} thread, medians of {s['rounds']} interleaved rounds",
+        "",
+        f"{'variant':<44} {'ms':>6} {'vs fp32':>7} {'vs own':>6} {'recall':>6}",
+    ]
+    for row in result["variants"]:
+        recall = f"{row['recall_at_10']:.4f}" if row["recall_at_10"] is not None else "-"
+        lines.append(
+            f"{row['variant']:<44} {row['median_ms']:>6.0f} {row['speedup_vs_exact_fp32']:>6.1f}x "
+            f"{row['speedup_vs_own_exact']:>5.1f}x {recall:>6}"
+        )
+    lines += [
+        "vs own: the bf16 funnel against exact bf16 search, the others against exact fp32",
+        f"FLOP-ratio floor at T=100: {result['flop_ratio_floor_ms_T100']:.0f} ms "
+        "(exact fp32 time / FLOP ratio)",
+    ]
+    return "\n".join(lines)
+
+
+def stage_report(result: dict) -> str:
+    """Median milliseconds of each step of the T=100 funnels."""
+    lines = []
+    for name, stages in result["stages_ms_T100"].items():
+        lines.append(name)
+        lines += [f"  {stage:<34} {ms:7.1f} ms" for stage, ms in stages.items()]
+    return "\n".join(lines)
