@@ -425,3 +425,32 @@ def rotated_scores(model: nn.Module, ids: torch.Tensor, positions: torch.Tensor,
     q, k = captured[layer]  # [1, heads, seq, hd], [1, kv_heads, seq, hd]
     k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)  # [1, heads, seq, hd]
     return (q @ k.transpose(-2, -1))[0] / math.sqrt(q.shape[-1])  # [heads, seq, seq]
+
+
+@torch.no_grad()
+def rope_offset_check(model: nn.Module, ids: torch.Tensor, layer: int, shift: int) -> dict[str, float | int | bool]:
+    """Does a transformers LLaMA see positions only through offsets? Measured, with a control.
+
+    Runs ``ids`` [seq] at positions 0 .. seq-1, at the same positions plus ``shift``, and (the
+    control, which changes every offset) at doubled positions 0, 2, 4, .... Returns the
+    largest change of layer ``layer``'s causal query-key scores (:func:`rotated_scores`)
+    under the shift and under doubling, the largest score, the largest change of the
+    model's logits under the shift, and whether the top token stays the same everywhere.
+    """
+    seq = ids.numel()
+    plain = torch.arange(seq)
+    base = rotated_scores(model, ids, plain, layer)  # [heads, seq, seq]
+    shifted = rotated_scores(model, ids, plain + shift, layer)
+    doubled = rotated_scores(model, ids, 2 * plain, layer)
+    causal = torch.ones(seq, seq, dtype=torch.bool).tril()  # the scores attention uses
+    logits = model(input_ids=ids[None], position_ids=plain[None], use_cache=False).logits[0]
+    logits_shifted = model(input_ids=ids[None], position_ids=(plain + shift)[None], use_cache=False).logits[0]
+    return {
+        "tokens": seq, "layer": layer, "shift": shift,
+        "score_scale": base[:, causal].abs().max().item(),
+        "shift_gap": (shifted - base)[:, causal].abs().max().item(),
+        "doubled_gap": (doubled - base)[:, causal].abs().max().item(),
+        "logit_scale": logits.abs().max().item(),
+        "logit_shift_gap": (logits_shifted - logits).abs().max().item(),
+        "same_top_token": bool((logits.argmax(-1) == logits_shifted.argmax(-1)).all()),
+    }

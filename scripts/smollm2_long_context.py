@@ -41,7 +41,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from embedlib.data import read_text  # noqa: E402
-from embedlib.positional import causal_lm_losses, rotated_scores  # noqa: E402
+from embedlib.positional import causal_lm_losses, rope_offset_check  # noqa: E402
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_OUT = ROOT / "scripts" / "results" / "smollm2_long_context.json"
@@ -93,28 +93,6 @@ def machine() -> dict[str, object]:
             "cores": os.cpu_count(), "threads": torch.get_num_threads()}
 
 
-def offset_check(model, ids: torch.Tensor, layer: int, shift: int) -> dict[str, float]:
-    """Layer ``layer``'s scores at positions 0.., shifted by ``shift``, and doubled (control)."""
-    seq = ids.numel()
-    plain = torch.arange(seq)
-    base = rotated_scores(model, ids, plain, layer)  # [heads, seq, seq]
-    shifted = rotated_scores(model, ids, plain + shift, layer)
-    doubled = rotated_scores(model, ids, 2 * plain, layer)
-    causal = torch.ones(seq, seq, dtype=torch.bool).tril()  # the scores attention uses
-    scale = base[:, causal].abs().max().item()
-    with torch.no_grad():
-        logits = model(input_ids=ids[None], position_ids=plain[None]).logits[0]
-        logits_shifted = model(input_ids=ids[None], position_ids=(plain + shift)[None]).logits[0]
-    return {
-        "tokens": seq, "layer": layer, "shift": shift, "score_scale": scale,
-        "shift_gap": (shifted - base)[:, causal].abs().max().item(),
-        "doubled_gap": (doubled - base)[:, causal].abs().max().item(),
-        "logit_scale": logits.abs().max().item(),
-        "logit_shift_gap": (logits_shifted - logits).abs().max().item(),
-        "same_top_token": bool((logits.argmax(-1) == logits_shifted.argmax(-1)).all()),
-    }
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--length", type=int, default=16384, help="tokens per window")
@@ -136,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.length % args.bin:
         raise SystemExit("--length must be a multiple of --bin")
 
-    offsets = offset_check(model, text_ids[: args.check_tokens], args.layer, args.shift)
+    offsets = rope_offset_check(model, text_ids[: args.check_tokens], args.layer, args.shift)
 
     records: list[logging.LogRecord] = []
     handler = logging.Handler(level=logging.DEBUG)
