@@ -22,6 +22,8 @@ from .context import check_context, count_tokens, position_limit, truncation_rep
 from .matryoshka import matryoshka_classification_loss, matryoshka_contrastive_loss, matryoshka_loss, truncate
 from .retrieval import SearchResult, build_prefix_index, funnel_recall_curve, funnel_search, naive_funnel_search, recall_at_k, search
 from .pca import pca_rotation
-from .diagnostics import AuditReport, Hubness, audit, center, csls, hubness, k_occurrence, mean_cosine, whiten
+from .diagnostics import Hubness, center, csls, hubness, k_occurrence, mean_cosine, whiten
+from . import audit  # a callable module: embedlib.audit(vectors, ...) as before; python -m embedlib.audit
+from .audit import AuditReport
 from .geometry import WordVectors, analogy, direction, evaluate_analogies, minilm_word_vectors, nearest_neighbours, project, word_similarity_spearman
 from .word2vec import Word2VecConfig, planted_corpus, train_word2vec

@@ -1,4 +1,6 @@
-"""An embedding audit: anisotropy, dominant dimensions, hubness and rare tokens, in one report.
+"""Embedding diagnostics: anisotropy, dominant dimensions, hubness, centring, whitening, CSLS.
+
+The audit that combines them into one report lives in :mod:`embedlib.audit`.
 
 Anisotropy is measured as the mean cosine between distinct vectors. With unit rows
 :math:`u_i = x_i / \\lVert x_i \\rVert` and :math:`s = \\sum_i u_i`,
@@ -20,8 +22,8 @@ is the mean cosine of x to its k nearest neighbours among Y.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -47,11 +49,21 @@ def check_vectors(x: torch.Tensor, name: str = "x", min_rows: int = 2) -> torch.
         raise ValueError(f"{name} has width 0; vectors need at least one dimension")
     if not x.is_floating_point():
         x = x.double()
-    bad = ~torch.isfinite(x)
-    if bad.any():
-        row, col = (int(i) for i in bad.nonzero()[0])
+    first, total = None, 0
+    for start in range(0, x.shape[0], BLOCK_ROWS):  # blocks: no [n, d] boolean copy
+        block = x[start:start + BLOCK_ROWS]
+        if bool(torch.isfinite(block.sum(dim=1)).all()):  # fast path: finite row sums
+            continue  # (a NaN or inf entry always makes its row sum non-finite)
+        bad = ~torch.isfinite(block)
+        if bad.any():
+            total += int(bad.sum())
+            if first is None:
+                row, col = (int(i) for i in bad.nonzero()[0])
+                first = (row + start, col)
+    if first is not None:
+        row, col = first
         raise ValueError(f"{name} contains {x[row, col].item()} at row {row}, column {col} "
-                         f"({int(bad.sum())} non-finite values); remove or repair those rows first")
+                         f"({total} non-finite values); remove or repair those rows first")
     return x
 
 
@@ -62,21 +74,38 @@ def check_k(k: int, n: int, same_set: bool = True) -> None:
                          "(a point is never its own neighbour); choose a smaller k")
 
 
+def unit_sums(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Column sums of the unit rows of ``x`` and of their squares, in float64 ([d], [d]).
+
+    Computed in blocks of rows, so no float64 copy of the table is made.
+    """
+    total = torch.zeros(x.shape[1], dtype=torch.float64)
+    squares = torch.zeros(x.shape[1], dtype=torch.float64)
+    for start in range(0, x.shape[0], BLOCK_ROWS):
+        units = normalize_rows(x[start:start + BLOCK_ROWS].double())  # [rows, d]
+        total += units.sum(dim=0)
+        squares += (units * units).sum(dim=0)
+    return total, squares
+
+
 def mean_cosine(x: torch.Tensor) -> float:
     """Mean cosine over all pairs of distinct rows of ``x`` [n, d], exact, in O(nd) (see module doc)."""
     x = check_vectors(x)
     n = x.shape[0]
-    units = normalize_rows(x.double())  # [n, d]
-    total = units.sum(dim=0)  # [d]
-    return float((total @ total - (units * units).sum()) / (n * (n - 1)))
+    total, squares = unit_sums(x)  # [d], [d]
+    return float((total @ total - squares.sum()) / (n * (n - 1)))
 
 
 def cosine_contributions(x: torch.Tensor) -> torch.Tensor:
-    """Each dimension's share of :func:`mean_cosine` ([d], float64); the shares sum to it."""
+    """Each dimension's part of :func:`mean_cosine` ([d], float64); the parts sum to it.
+
+    A part can be negative and the mean cosine can be near zero, so parts divided by the
+    mean cosine ("shares") only mean something when the mean cosine is clearly positive.
+    """
     x = check_vectors(x)
     n = x.shape[0]
-    units = normalize_rows(x.double())  # [n, d]
-    return (units.sum(dim=0) ** 2 - (units * units).sum(dim=0)) / (n * (n - 1))
+    total, squares = unit_sums(x)
+    return (total**2 - squares) / (n * (n - 1))
 
 
 def center(x: torch.Tensor, fit: torch.Tensor | None = None) -> torch.Tensor:
@@ -228,125 +257,16 @@ def hubness(x: torch.Tensor, k: int = 10, metric: str = "cosine", top: int = 10)
     )
 
 
-@dataclass
-class AuditReport:
-    """What :func:`audit` found. ``print(report)`` for people, ``report.as_dict()`` for code."""
+def audit(vectors: Any, counts: Any = None, **options: Any):
+    """The embedding audit; see :func:`embedlib.audit.audit` (kept here for old imports)."""
+    from .audit.core import audit as run
 
-    n_vectors: int
-    width: int
-    sampled: int  # rows used for the neighbour statistics
-    mean_norm: float
-    mean_cosine: float
-    mean_cosine_centered: float
-    dominant_dims: list[int]  # largest shares of the mean cosine first
-    dominant_share: list[float]  # their shares of the mean cosine
-    magnitude_ratio: float  # largest |coordinate| of the mean vector over the median one
-    k: int
-    hub_skewness: float
-    hub_skewness_csls: float
-    hubs: list[str]
-    antihub_fraction: float
-    rare_below: int | None = None
-    rare_fraction: float | None = None  # share of counted tokens with fewer than rare_below occurrences
-    notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    def __str__(self) -> str:
-        lines = [
-            f"embedding audit: {self.n_vectors:,} vectors x {self.width} dims "
-            f"(neighbour statistics on {self.sampled:,})",
-            f"  mean length             {self.mean_norm:.3f}",
-            f"  mean cosine             {self.mean_cosine:.3f} raw, {self.mean_cosine_centered:.3f} after centering",
-            "  dominant dimensions     " + ", ".join(
-                f"{d} ({s:.0%})" for d, s in zip(self.dominant_dims, self.dominant_share)) + " of the mean cosine",
-            f"  largest/median |mean|   {self.magnitude_ratio:.1f}x",
-            f"  hubness (k={self.k})        skew {self.hub_skewness:.2f} cosine, {self.hub_skewness_csls:.2f} CSLS; "
-            f"anti-hubs {self.antihub_fraction:.1%}",
-            "  top hubs                " + ", ".join(self.hubs),
-        ]
-        if self.rare_fraction is not None:
-            lines.append(f"  rare tokens             {self.rare_fraction:.1%} seen fewer than {self.rare_below} times")
-        lines += [f"  ! {note}" for note in self.notes]
-        return "\n".join(lines)
+    return run(vectors, counts, **options)
 
 
-def audit(
-    vectors: torch.Tensor,
-    counts: Sequence[int] | torch.Tensor | None = None,
-    *,
-    tokens: Sequence[str] | None = None,
-    k: int = 10,
-    sample: int = 5000,
-    rare_below: int = 100,
-    top: int = 5,
-    seed: int = 0,
-) -> AuditReport:
-    """Audit an embedding matrix ``vectors`` [n, d]: anisotropy, dominant dimensions, hubness, rare tokens.
+def __getattr__(name: str) -> Any:
+    if name == "AuditReport":  # moved to embedlib.audit; imported lazily (no import cycle)
+        from .audit.core import AuditReport
 
-    Args:
-        vectors: one row per token (or sentence).
-        counts: optional training-corpus count of each row's token, to report how many fall
-            below ``rare_below`` occurrences (rows with count 0 are ignored: never seen).
-        tokens: optional names of the rows, used to print the hubs.
-        k: neighbourhood size for hubness and CSLS.
-        sample: at most this many rows (drawn with ``seed``) enter the neighbour statistics,
-            which cost O(sample^2 d); anisotropy always uses every row.
-        rare_below: the occurrence count below which a token counts as rare (the notes say ~100).
-        top: how many dominant dimensions and hubs to list.
-
-    Example:
-        >>> print(audit(torch.randn(500, 32)))  # doctest: +SKIP
-    """
-    x = check_vectors(vectors, "vectors")
-    n, d = x.shape
-    if tokens is not None and len(tokens) != n:
-        raise ValueError(f"got {len(tokens)} token names for {n} vectors; pass one name per row")
-    if sample < 2:
-        raise ValueError(f"sample={sample} must be at least 2")
-    rows = torch.arange(n)
-    if n > sample:
-        rows = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:sample].sort().values
-    check_k(k, rows.numel())
-    shares = cosine_contributions(x)
-    raw = float(shares.sum())
-    order = torch.argsort(shares, descending=True)[:top]
-    magnitude = x.double().mean(dim=0).abs()  # [d]: how far the mean vector leans on each dimension
-    subset = x[rows].double()
-    hub = hubness(subset, k=k, top=top)
-    hub_csls = skewness(k_occurrence(subset, k=k, metric="csls"))
-    names = [tokens[int(rows[i])] if tokens is not None else str(int(rows[i])) for i in hub.hubs]
-    report = AuditReport(
-        n_vectors=n,
-        width=d,
-        sampled=rows.numel(),
-        mean_norm=float(x.double().norm(dim=1).mean()),
-        mean_cosine=raw,
-        mean_cosine_centered=mean_cosine(center(x.double())),
-        dominant_dims=order.tolist(),
-        dominant_share=[float(shares[i] / raw) if raw != 0 else 0.0 for i in order],
-        magnitude_ratio=float(magnitude.max() / magnitude.median().clamp_min(1e-12)),
-        k=k,
-        hub_skewness=hub.skewness,
-        hub_skewness_csls=hub_csls,
-        hubs=[f"{name} ({count})" for name, count in zip(names, hub.hub_counts)],
-        antihub_fraction=hub.antihub_fraction,
-    )
-    if counts is not None:
-        counts = torch.as_tensor(counts)
-        if counts.shape != (n,):
-            raise ValueError(f"counts has shape {tuple(counts.shape)}; pass one count per vector ({n})")
-        seen = counts[counts > 0]
-        report.rare_below = rare_below
-        report.rare_fraction = float((seen < rare_below).double().mean()) if seen.numel() else 0.0
-    if raw > 0.3:
-        report.notes.append(f"anisotropic: cosines start near {raw:.2f}; center (or whiten) before thresholding")
-    if report.dominant_share and report.dominant_share[0] > 0.25:
-        report.notes.append(f"dimension {report.dominant_dims[0]} carries {report.dominant_share[0]:.0%} "
-                            "of the mean cosine (a rogue dimension)")
-    if hub.skewness > 1.0:
-        report.notes.append(f"hubs: k-occurrence skew {hub.skewness:.1f}; consider CSLS or centering for search")
-    if report.rare_fraction is not None and report.rare_fraction > 0.2:
-        report.notes.append(f"{report.rare_fraction:.0%} of seen tokens are rare; expect unstable vectors for them")
-    return report
+        return AuditReport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

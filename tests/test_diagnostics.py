@@ -167,29 +167,13 @@ def test_csls_within_one_set_skips_self():
     torch.testing.assert_close(diag.csls(x, k=3), slow_csls(x, x, 3, same=True))
 
 
-def test_audit_report_prints_and_converts():
-    x = gaussian(300, 16, shift=0.0)
-    x[:, 2] += 6.0  # a rogue dimension
-    counts = torch.arange(300)  # 0 = never seen, 1..299
-    tokens = [f"t{i}" for i in range(300)]
-    report = diag.audit(x, counts=counts, tokens=tokens, k=5, sample=120, top=3)
-    assert report.sampled == 120 and report.n_vectors == 300 and report.width == 16
-    assert report.mean_cosine == pytest.approx(diag.mean_cosine(x))
-    assert report.dominant_dims[0] == 2 and report.dominant_share[0] > 0.5
-    assert report.rare_fraction == pytest.approx(99 / 299)  # counts 1..99 of the 299 seen tokens
-    assert all(hub.startswith("t") for hub in report.hubs)
-    text = str(report)
-    assert "mean cosine" in text and "rogue dimension" in text and "rare tokens" in text
-    as_dict = report.as_dict()
-    assert as_dict["k"] == 5 and as_dict["rare_below"] == 100 and isinstance(as_dict["notes"], list)
-    # the sample is seeded: the same call gives the same report
-    assert diag.audit(x, counts=counts, tokens=tokens, k=5, sample=120, top=3).as_dict() == as_dict
-
-
-def test_audit_of_an_isotropic_cloud_raises_no_anisotropy_note():
-    report = diag.audit(gaussian(200, 8), k=5)
-    assert abs(report.mean_cosine) < 0.05 and report.rare_fraction is None
-    assert not any("anisotropic" in note for note in report.notes)
+def test_mean_cosine_of_a_float32_table_is_accumulated_in_float64(monkeypatch):
+    x = gaussian(300, 12, shift=0.5)
+    exact = diag.mean_cosine(x)
+    monkeypatch.setattr(diag, "BLOCK_ROWS", 64)  # several blocks, same answer
+    assert diag.mean_cosine(x) == pytest.approx(exact, abs=1e-12)
+    assert diag.mean_cosine(x.float()) == pytest.approx(exact, abs=1e-6)
+    torch.testing.assert_close(diag.cosine_contributions(x).sum(), torch.tensor(exact, dtype=torch.float64))
 
 
 @pytest.mark.parametrize(
@@ -200,15 +184,14 @@ def test_audit_of_an_isotropic_cloud_raises_no_anisotropy_note():
         (lambda: diag.mean_cosine(torch.ones(2, 3, 4)), "2-D"),
         (lambda: diag.mean_cosine(torch.tensor([[1.0, math.nan], [1.0, 2.0]])), "nan at row 0, column 1"),
         (lambda: diag.center(torch.tensor([[1.0, 2.0], [math.inf, 2.0]])), "inf at row 1"),
+        (lambda: diag.mean_cosine(torch.ones(5000, 2).index_put_((torch.tensor([4100]), torch.tensor([1])),
+                                                                   torch.tensor(math.nan))), "row 4100, column 1"),
         (lambda: diag.k_occurrence(torch.randn(5, 3), k=5), "k=5 is out of range"),
         (lambda: diag.k_occurrence(torch.randn(5, 3), k=0), "k=0 is out of range"),
         (lambda: diag.k_occurrence(torch.randn(5, 3), k=2, metric="dot"), "metric='dot'"),
         (lambda: diag.csls(torch.randn(5, 3), torch.randn(2, 3), k=3), "k=3 is out of range"),
         (lambda: diag.csls(torch.randn(5, 3), torch.randn(4, 2)), "width"),
         (lambda: diag.whiten(torch.randn(5, 3), fit=torch.randn(5, 4)), "width"),
-        (lambda: diag.audit(torch.randn(5, 3), k=5), "k=5"),
-        (lambda: diag.audit(torch.randn(5, 3), k=2, counts=[1, 2]), "one count per vector"),
-        (lambda: diag.audit(torch.randn(5, 3), k=2, tokens=["a"]), "token names"),
         (lambda: diag.mean_cosine("not numbers"), "array of numbers"),
     ],
 )

@@ -60,7 +60,7 @@ def test_kv_cache_bytes_matches_allocating_the_cache(
 
 
 def _cache_layers(output):
-    cache = output.cache  # a DynamicCache (transformers >= 5 names it `cache`)
+    cache = returned_cache(output)  # a DynamicCache: `cache` or `past_key_values`, by version
     return [(layer.keys, layer.values) for layer in cache.layers]
 
 

@@ -1,0 +1,7 @@
+"""``python -m embedlib.audit PATH [options]``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
