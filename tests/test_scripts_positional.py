@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-RESULTS = ROOT / "scripts" / "results"
+RESULTS = ROOT / "embedlib" / "results"
 
 
 def test_base_sweep_runs_on_a_tiny_config(tmp_path):
