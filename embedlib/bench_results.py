@@ -49,7 +49,7 @@ def machine_line(result: dict) -> str:
         f"has {', '.join(present) or 'none of the listed'}; "
         f"lacks {', '.join(absent) or 'nothing listed'}\n"
         f"load average {before} before, {after} after: "
-        + ("a shared machine; times inflated, ratios within a round less so"
+        + ("a shared machine: times inflated and noisy, ratios uncertain"
            if max(before, after) > 1.5 else "a quiet machine")
     )
 
