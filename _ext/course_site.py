@@ -35,7 +35,8 @@ source. The copies are served from the site's ``learner/`` folder.
 when the site was built; without git (an exported tarball) it says nothing.
 
 Also loaded from here: ``bibliography_style`` (author-year list labels, linked entries) and
-``site_weight`` (a Font Awesome subset, lazy images, no source maps), and ``course.css``.
+``site_weight`` (a Font Awesome subset, lazy images, no source maps), ``book_pdf`` (the
+``singlehtml`` build that ``make pdf`` prints), and ``course.css``.
 """
 
 from __future__ import annotations
@@ -169,6 +170,7 @@ def _copy_learner_notebooks(app: Sphinx, exception: Exception | None) -> None:
 def setup(app: Sphinx) -> dict:
     app.setup_extension("bibliography_style")
     app.setup_extension("site_weight")
+    app.setup_extension("book_pdf")
     app.config.html_static_path.append(str(Path(__file__).with_name("static")))
     app.add_css_file("course.css")
     app.connect("html-page-context", _git_date)

@@ -10,7 +10,14 @@ every Font Awesome icon to draw about fifteen. After the build this module
 2. gives every ``<img>`` ``loading="lazy"``, ``decoding="async"`` and its ``width``/``height``
    (read from the image file), so pages lay out before images arrive and off-screen figures
    load only when scrolled to;
-3. deletes the theme's ``*.map`` source maps (browsers fetch them only for developer tools).
+3. deletes the theme's ``*.map`` source maps (browsers fetch them only for developer tools);
+4. cuts Font Awesome's web fonts (274 KB of WOFF2 fetched on every page, 650 KB of TrueType
+   fallbacks in the site) down to the glyphs the stylesheets still draw as text (the theme's
+   ``--pst-icon-*`` admonition and link icons, the "on this page" chevron, and the icons the
+   pages name), written as small WOFF files with fontTools (pinned; zlib, so no Brotli);
+5. drops ``searchindex.js``, ``searchtools.js`` and ``language_data.js`` (about 125 KB) from
+   every page but the search page: pydata-sphinx-theme 0.17 loads them everywhere for its
+   search-as-you-type, which this book does not enable (the search box opens search.html).
 """
 
 from __future__ import annotations
@@ -108,6 +115,63 @@ def _lighten(app: Sphinx, exception: Exception | None) -> None:
         script.write_text(ICONS_SCRIPT.format(count=len(icons), icons=compact), encoding="utf-8")
     for source_map in out.rglob("*.map"):
         source_map.unlink()
+    _subset_icon_fonts(out, used)
+    for page in pages:
+        if page.name != "search.html":
+            html = page.read_text(encoding="utf-8")
+            lean = SEARCH_SCRIPTS.sub("", html)
+            if lean != html:
+                page.write_text(lean, encoding="utf-8")
+
+
+SEARCH_SCRIPTS = re.compile(
+    r'\s*<script src="(?:\.\./)*(?:_static/searchtools\.js|_static/language_data\.js|searchindex\.js)[^"]*"></script>'
+)
+FONTS = ("fa-solid-900", "fa-regular-400", "fa-brands-400")
+FONT_FACE_SRC = re.compile(r'src:url\(([^)]*?/webfonts/)(fa-[a-z]+-\d+)\.woff2\) format\("woff2"\),url\([^)]*?\.ttf\) format\("truetype"\)')
+
+
+def icon_codepoints(css: str, page_icons: set[str]) -> set[int]:
+    """Codepoints the stylesheets draw with Font Awesome's fonts once the ``<i>`` icons are SVG:
+    the values of ``--pst-icon-*`` variables, ``content`` of rules that are not Font Awesome's
+    own ``.fa-NAME:before`` list, and the glyphs of the icons the pages name."""
+    codes = {ord(c) for value in re.findall(r'--pst-icon-[a-z-]+:"([^"]*)"', css) for c in value}
+    for selector, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css):
+        for code in re.findall(r'content:"\\(f[0-9a-f]{3})"', body):
+            names = re.findall(r"\.fa-([a-z0-9-]+):+before", selector)
+            if not names or set(names) & page_icons:
+                codes.add(int(code, 16))
+    return {c for c in codes if c >= 0xE000}  # private-use area: icon glyphs only
+
+
+def _subset_icon_fonts(out: Path, page_icons: set[str]) -> None:
+    styles = out / "_static" / "styles"
+    theme_css = styles / "pydata-sphinx-theme.css"
+    webfonts = out / "_static" / "vendor" / "fontawesome" / "webfonts"
+    if not theme_css.is_file() or not webfonts.is_dir() or not (webfonts / f"{FONTS[0]}.ttf").is_file():
+        return  # already done (an incremental build), or a theme without these files
+    from fontTools import subset
+
+    css = "\n".join(p.read_text(encoding="utf-8") for p in styles.glob("*.css"))
+    codes = icon_codepoints(css, page_icons)
+    if not codes:
+        raise ExtensionError("no Font Awesome codepoints found in the theme's CSS: the theme changed")
+    options = subset.Options()
+    options.flavor = "woff"
+    options.layout_features = ["*"]
+    for name in FONTS:
+        font = subset.load_font(str(webfonts / f"{name}.ttf"), options)
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=codes)
+        subsetter.subset(font)
+        subset.save_font(font, str(webfonts / f"{name}.woff"), options)
+        for old in (webfonts / f"{name}.ttf", webfonts / f"{name}.woff2"):
+            old.unlink(missing_ok=True)
+    text = theme_css.read_text(encoding="utf-8")
+    lean, count = FONT_FACE_SRC.subn(lambda m: f'src:url({m.group(1)}{m.group(2)}.woff) format("woff")', text)
+    if count != len(FONTS):
+        raise ExtensionError(f"rewrote {count} of {len(FONTS)} Font Awesome @font-face rules: the theme changed")
+    theme_css.write_text(lean, encoding="utf-8")
 
 
 def setup(app: Sphinx) -> dict:

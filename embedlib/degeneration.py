@@ -19,15 +19,16 @@ layer tied to the input table or not. It trains in seconds on one CPU thread.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .diagnostics import mean_cosine
 from .data import read_lines
-from .rare_tokens import CountBin
+
+OPTIMIZERS = ("adam", "sgd")
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,18 @@ class TokenCorpus:
     def vocab_size(self) -> int:
         return len(self.tokens)
 
+    def mentions(self, word: str) -> list[int]:
+        """Indices of the documents that contain ``word`` as a whole word (case-insensitive).
+
+        A whole-word match: "fire" finds "fire" and "Fire", not "fired", "ceasefire" or
+        "fireworks" (a substring test would).
+        """
+        pattern = re.compile(rf"\b{re.escape(word)}\b", re.IGNORECASE)
+        return [i for i, text in enumerate(self.documents) if pattern.search(text)]
+
     def select(self, word: str) -> torch.Tensor:
-        """The ids of the documents that mention ``word`` (case-insensitive), concatenated: a narrow domain."""
-        chosen = [i for i, text in enumerate(self.documents) if word.lower() in text.lower()]
+        """The ids of the documents that mention ``word`` (:meth:`mentions`), concatenated."""
+        chosen = self.mentions(word)
         if not chosen:
             raise ValueError(f"no document mentions {word!r}; pick a word that occurs in the corpus")
         return torch.cat([self.ids[self.offsets[i]:self.offsets[i + 1]] for i in chosen])
@@ -113,15 +123,28 @@ def train_window_lm(
     batch_size: int = 128,
     lr: float = 3e-3,
     seed: int = 0,
+    optimizer: str = "adam",
 ) -> list[float]:
-    """Train ``model`` for a fixed number of Adam steps on random windows of ``ids``; returns the losses."""
+    """Train ``model`` for ``steps`` steps on random windows of ``ids``; returns the losses.
+
+    ``optimizer="adam"`` (torch's Adam, default betas, no weight decay) or ``"sgd"`` (plain
+    SGD, no momentum). The choice matters for rare rows: SGD moves a row in proportion to
+    its gradient, which is tiny for a token that is rarely the target, while Adam divides
+    each coordinate's step by the root of its running squared gradient, so a small but
+    steady push moves a row about ``lr`` per step however small it is.
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer={optimizer!r}; choose one of {OPTIMIZERS}")
     if ids.ndim != 1 or ids.numel() <= model.window:
         raise ValueError(f"ids must be a 1-D token stream longer than the window ({model.window}), "
                          f"got shape {tuple(ids.shape)}")
     if steps < 0:
         raise ValueError(f"steps={steps} must be >= 0")
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    if optimizer == "adam":
+        step = torch.optim.Adam(model.parameters(), lr=lr)
+    else:
+        step = torch.optim.SGD(model.parameters(), lr=lr)
     offsets = torch.arange(model.window + 1)  # [window + 1]
     losses = []
     for _ in range(steps):
@@ -129,21 +152,75 @@ def train_window_lm(
         chunk = ids[starts[:, None] + offsets]  # (B, window + 1)
         logits = model(chunk[:, :-1])  # (B, V)
         loss = nn.functional.cross_entropy(logits, chunk[:, -1])
-        optimizer.zero_grad(set_to_none=True)
+        step.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        step.step()
         losses.append(loss.item())
     return losses
 
 
-def mean_cosine_by_count(table: torch.Tensor, counts: torch.Tensor, edges: list[int]) -> list[CountBin]:
-    """Mean pairwise cosine among the rows whose count falls in [edges[i], edges[i+1]) (last bin open)."""
-    if table.shape[0] != counts.shape[0]:
-        raise ValueError(f"table has {table.shape[0]} rows but counts has {counts.shape[0]} entries")
-    bins = []
-    for i, low in enumerate(edges):
-        high = edges[i + 1] if i + 1 < len(edges) else None
-        inside = (counts >= low) & (counts < high if high is not None else True)
-        if int(inside.sum()) >= 2:
-            bins.append(CountBin(low, high, int(inside.sum()), mean_cosine(table[inside])))
-    return bins
+def window_lm_loss(model: WindowLM, ids: torch.Tensor, windows: int = 4096, seed: int = 123) -> float:
+    """Mean cross-entropy (nats/token) on a fixed, seeded sample of ``windows`` windows of ``ids``.
+
+    One number that does not depend on the training trajectory: compare models with it,
+    not with the noisy training losses.
+    """
+    if ids.ndim != 1 or ids.numel() <= model.window:
+        raise ValueError(f"ids must be a 1-D token stream longer than the window ({model.window}), "
+                         f"got shape {tuple(ids.shape)}")
+    generator = torch.Generator().manual_seed(seed)
+    starts = torch.randint(0, ids.numel() - model.window, (windows,), generator=generator)
+    chunk = ids[starts[:, None] + torch.arange(model.window + 1)]  # (windows, window + 1)
+    with torch.no_grad():
+        return float(nn.functional.cross_entropy(model(chunk[:, :-1]), chunk[:, -1]))
+
+@dataclass(frozen=True)
+class Drift:
+    """What fine-tuning did to one group of rows of the input table."""
+
+    n: int  # rows in the group
+    moved: float  # mean of ||after - before|| / ||before||
+    kept: float  # mean share of each row's k nearest neighbours (among the rows watched) kept
+    cos_before: float  # mean pairwise cosine of the group before
+    cos_after: float  # and after
+
+
+def fine_tune_drift(
+    model: WindowLM,
+    domain: torch.Tensor,
+    watched: torch.Tensor,
+    groups: dict[str, torch.Tensor],
+    steps: int,
+    k: int = 10,
+    **train_options,
+) -> dict[str, Drift]:
+    """Fine-tune a copy of ``model`` on ``domain`` and report how the watched rows moved.
+
+    ``watched`` [V] bool selects the rows to follow (e.g. well-trained tokens); each mask
+    in ``groups`` ([V] bool) picks a subset of them. Neighbours are found among the
+    watched rows, before and after, by cosine (:func:`rare_tokens.neighbour_overlap`).
+    ``train_options`` go to :func:`train_window_lm` (lr, seed, optimizer, batch_size).
+    The original ``model`` is left untouched.
+    """
+    from copy import deepcopy
+
+    from .diagnostics import mean_cosine
+    from .rare_tokens import neighbour_overlap
+
+    if watched.dtype != torch.bool or watched.shape != (model.wte.num_embeddings,):
+        raise ValueError(f"watched must be a [{model.wte.num_embeddings}] bool mask, "
+                         f"got {watched.dtype} {tuple(watched.shape)}")
+    tuned = deepcopy(model)
+    before = tuned.wte.weight.detach().clone()[watched]  # (n, d)
+    train_window_lm(tuned, domain, steps=steps, **train_options)
+    after = tuned.wte.weight.detach()[watched]  # (n, d)
+    kept = neighbour_overlap(before, after, k=k)  # (n,)
+    moved = (after - before).norm(dim=1) / before.norm(dim=1)  # (n,)
+    report = {}
+    for name, mask in groups.items():
+        inside = mask[watched]
+        if int(inside.sum()) < 2:
+            raise ValueError(f"group {name!r} has {int(inside.sum())} watched rows; need >= 2")
+        report[name] = Drift(int(inside.sum()), float(moved[inside].mean()), float(kept[inside].mean()),
+                             mean_cosine(before[inside]), mean_cosine(after[inside]))
+    return report

@@ -8,7 +8,7 @@ Two views of the same rows:
 
 - **raw**: the rows projected on the top two right-singular vectors of the *uncentred* matrix.
   When all rows share a common direction (anisotropy), the first axis is that direction and
-  the points sit to one side of the origin, in a narrow cone;
+  the points sit to one side of the origin (the cross the widget draws), in a narrow cone;
 - **centred**: the mean row subtracted first, then PCA; the common direction is gone.
 
 Neighbours are the ``k`` rows of highest cosine *in the full space* (all ``d`` dimensions), for
@@ -125,16 +125,19 @@ _TEMPLATE = """<div class="embedding-explorer" id="{uid}" style="max-width:720px
   const index = new Map(data.words.map((w, i) => [w, i]));
   data.words.forEach(w => {{ const o = document.createElement("option"); o.value = w;
     list.appendChild(o); }});
-  let view = "raw", selected = -1, hover = -1;
+  let view = "raw", selected = -1, hover = -1, origin = [0, 0];
   function layout() {{
     const xy = data.views[view];
-    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    // the origin is always in the frame: a raw cloud that leans one way sits beside it
+    let x0 = 0, x1 = 0, y0 = 0, y1 = 0;
     for (const [x, y] of xy) {{ x0 = Math.min(x0, x); x1 = Math.max(x1, x);
       y0 = Math.min(y0, y); y1 = Math.max(y1, y); }}
     const w = canvas.clientWidth, h = canvas.clientHeight, pad = 12;
     const s = Math.min((w - 2 * pad) / (x1 - x0 || 1), (h - 2 * pad) / (y1 - y0 || 1));
-    const ox = (w - (x1 - x0) * s) / 2, oy = (h - (y1 - y0) * s) / 2;  // centre the cloud
-    return xy.map(([x, y]) => [ox + (x - x0) * s, h - oy - (y - y0) * s]);
+    const ox = (w - (x1 - x0) * s) / 2, oy = (h - (y1 - y0) * s) / 2;  // centre the frame
+    const at = ([x, y]) => [ox + (x - x0) * s, h - oy - (y - y0) * s];
+    origin = at([0, 0]);
+    return xy.map(at);
   }}
   function draw() {{
     const ratio = window.devicePixelRatio || 1;
@@ -142,10 +145,14 @@ _TEMPLATE = """<div class="embedding-explorer" id="{uid}" style="max-width:720px
     const ctx = canvas.getContext("2d");
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     const fg = getComputedStyle(root).color || "#222";
+    const dark = document.documentElement.dataset.theme === "dark";
     const points = layout();
-    ctx.globalAlpha = 0.35; ctx.fillStyle = "#0072B2";
+    ctx.globalAlpha = dark ? 0.5 : 0.35; ctx.fillStyle = dark ? "#56B4E9" : "#0072B2";
     for (const [x, y] of points) {{ ctx.fillRect(x - 1.5, y - 1.5, 3, 3); }}
     ctx.globalAlpha = 1;
+    ctx.strokeStyle = fg; ctx.lineWidth = 1.5; ctx.beginPath();  // the origin, a cross
+    ctx.moveTo(origin[0] - 7, origin[1]); ctx.lineTo(origin[0] + 7, origin[1]);
+    ctx.moveTo(origin[0], origin[1] - 7); ctx.lineTo(origin[0], origin[1] + 7); ctx.stroke();
     const mark = (i, colour, size, label) => {{
       const [x, y] = points[i];
       ctx.fillStyle = colour; ctx.beginPath(); ctx.arc(x, y, size, 0, 2 * Math.PI); ctx.fill();
@@ -159,7 +166,8 @@ _TEMPLATE = """<div class="embedding-explorer" id="{uid}" style="max-width:720px
     if (hover >= 0 && hover !== selected) mark(hover, fg, 3, true);
   }}
   function describe() {{
-    if (selected < 0) {{ status.textContent = "Hover over a point, or type a word."; return; }}
+    if (selected < 0) {{ status.textContent = "Hover over a point, or type a word. The " +
+      "cross marks the origin: rows that share a direction sit to one side of it."; return; }}
     const nb = data.neighbours[view][selected], sc = data.scores[view][selected];
     status.textContent = data.words[selected] + " (" + view + "): nearest in all dimensions: " +
       nb.map((j, r) => data.words[j] + " " + sc[r].toFixed(2)).join(", ");
@@ -179,12 +187,16 @@ _TEMPLATE = """<div class="embedding-explorer" id="{uid}" style="max-width:720px
   root.querySelectorAll("input[type=radio]").forEach(r => r.addEventListener("change", () => {{
     view = r.value; describe(); draw(); }}));
   window.addEventListener("resize", draw);
+  // the book's light/dark switch: redraw in the new theme's colours
+  new MutationObserver(draw).observe(document.documentElement,
+    {{attributes: true, attributeFilter: ["data-theme"]}});
   describe(); draw();
   root.explorer = {{  // for tests and for readers who like the console
     select: w => {{ input.value = w; input.dispatchEvent(new Event("input")); }},
     status: () => status.textContent,
     hovered: () => (hover >= 0 ? data.words[hover] : null),
     position: w => layout()[index.get(w)],
+    origin: () => (layout(), origin),
   }};
 }})();
 </script>

@@ -14,15 +14,13 @@ which makes training deterministic.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from .data import read_lines
 from .diagnostics import neighbour_ids
-
-
 
 
 def corpus_documents(name: str = "lee_background.cor") -> list[list[str]]:
@@ -58,10 +56,6 @@ class WordSpace:
         return cls(words=words, vectors=vectors, counts=counts)
 
 
-
-
-
-
 def neighbour_overlap(a: torch.Tensor, b: torch.Tensor, k: int = 10) -> torch.Tensor:
     """Per row, the share of its k nearest neighbours that two spaces over the same rows agree on ([n])."""
     if a.shape[0] != b.shape[0]:
@@ -73,29 +67,58 @@ def neighbour_overlap(a: torch.Tensor, b: torch.Tensor, k: int = 10) -> torch.Te
 
 @dataclass(frozen=True)
 class CountBin:
+    """One frequency band: rows seen ``low`` to ``high - 1`` times, and a statistic over them."""
+
     low: int  # inclusive
     high: int | None  # exclusive; None = no upper limit
-    n: int
-    mean: float
+    n: int  # rows in the band
+    mean: float  # the statistic (a mean of values, or a mean cosine of rows)
 
     @property
     def label(self) -> str:
         return f"{self.low}+" if self.high is None else f"{self.low}-{self.high - 1}"
 
 
-def by_count(values: torch.Tensor, counts: torch.Tensor, edges: Sequence[int]) -> list[CountBin]:
-    """Mean of ``values`` per count bin [edges[i], edges[i+1]) (the last bin is open-ended); empty bins skipped."""
-    if values.shape != counts.shape:
-        raise ValueError(f"values {tuple(values.shape)} and counts {tuple(counts.shape)} must have the same shape")
-    if list(edges) != sorted(set(edges)) or len(edges) < 1:
-        raise ValueError(f"edges must be strictly increasing, got {list(edges)}")
+def _mean(values: torch.Tensor) -> float:
+    return float(values.double().mean())
+
+
+def by_count(
+    values: torch.Tensor,
+    counts: torch.Tensor,
+    edges: Sequence[int],
+    statistic: Callable[[torch.Tensor], float] = _mean,
+    min_rows: int = 1,
+) -> list[CountBin]:
+    """``statistic`` of the rows of ``values`` in each count band [edges[i], edges[i+1]).
+
+    The last band is open-ended. ``values`` is [n] (a number per token: the default
+    statistic is their mean) or [n, d] (a vector per token: pass e.g.
+    ``diagnostics.mean_cosine`` with ``min_rows=2``); bands with fewer than ``min_rows``
+    rows are skipped. Read the result by label with :func:`by_label`, not by position:
+    skipped bands shift the positions.
+    """
+    if values.ndim not in (1, 2) or values.shape[0] != counts.shape[0] or counts.ndim != 1:
+        raise ValueError(f"values {tuple(values.shape)} must have one row per entry of counts "
+                         f"{tuple(counts.shape)}")
+    edges = list(edges)
+    if len(edges) < 1 or edges != sorted(set(edges)):
+        raise ValueError(f"edges must be strictly increasing, got {edges}")
+    if min_rows < 1:
+        raise ValueError(f"min_rows={min_rows} must be >= 1")
     bins = []
-    for i, low in enumerate(edges):
-        high = edges[i + 1] if i + 1 < len(edges) else None
-        inside = (counts >= low) & (counts < high if high is not None else True)
-        if inside.any():
-            bins.append(CountBin(low, high, int(inside.sum()), float(values[inside].double().mean())))
+    for low, high in zip(edges, [*edges[1:], None]):
+        inside = counts >= low
+        if high is not None:
+            inside &= counts < high
+        if int(inside.sum()) >= min_rows:
+            bins.append(CountBin(low, high, int(inside.sum()), statistic(values[inside])))
     return bins
+
+
+def by_label(bins: Sequence[CountBin]) -> dict[str, CountBin]:
+    """The bins keyed by their label ("1-2", "100+"): look bands up by name, not position."""
+    return {b.label: b for b in bins}
 
 
 def wordpiece_pieces(words: Sequence[str], tokenizer=None) -> dict[str, list[str]]:

@@ -28,14 +28,15 @@ apply unchanged.
 
 from __future__ import annotations
 
-import math
+import copy
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+import nbformat
 import pytest
-from nbval.plugin import IPyNbCell, IPyNbFile, transform_streams_for_comparison
+from nbval.plugin import IPyNbCell, IPyNbFile, coalesce_streams, transform_streams_for_comparison
 
 DEFAULT_REL = 1e-4
 DEFAULT_ABS = 1e-12
@@ -204,6 +205,8 @@ def _as_text(value: Any) -> str:
 def _fields(outputs: list[dict[str, Any]], sanitize) -> dict[str, list[tuple[str, str]]]:
     """Each compared field (MIME type or stream name) -> its (label, text) values, in order."""
     fields: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    # nbval merges a cell's stream outputs before comparing (coalesce_streams edits in place)
+    outputs = coalesce_streams([nbformat.from_dict(copy.deepcopy(dict(o))) for o in outputs])
     for output in transform_streams_for_comparison(outputs):
         glue_name = output.get("metadata", {}).get("scrapbook", {}).get("name")
         for key, value in output.items():

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from embedlib import degeneration as dg
-from embedlib.diagnostics import mean_cosine
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +20,8 @@ def test_corpus_is_consistent(corpus):
     assert len(corpus.documents) == len(corpus.offsets) - 1 == 300
     fire = corpus.select("fire")
     assert 0 < fire.numel() < corpus.ids.numel()
+    chosen = corpus.mentions("fire")
+    assert fire.numel() == sum(int(corpus.offsets[i + 1] - corpus.offsets[i]) for i in chosen)
     with pytest.raises(ValueError, match="no document mentions"):
         corpus.select("zzzqqq")
 
@@ -73,13 +74,65 @@ def test_training_is_deterministic_and_learns():
     assert losses[0][-1] < 0.1 < losses[0][0]
 
 
-def test_mean_cosine_by_count():
-    table = torch.randn(6, 4, dtype=torch.float64)
-    counts = torch.tensor([1, 1, 5, 5, 5, 200])
-    bins = dg.mean_cosine_by_count(table, counts, [1, 3, 100])
-    assert [b.n for b in bins] == [2, 3]  # the 100+ bin has one row: no pairs
-    assert bins[0].mean == pytest.approx(mean_cosine(table[:2]))
-    assert bins[1].mean == pytest.approx(mean_cosine(table[2:5]))
+def test_mentions_matches_whole_words_only():
+    documents = ["A fire broke out.", "He was fired.", "The ceasefire held.", "FIRE!", "gunfire, fireworks"]
+    corpus = dg.TokenCorpus(ids=torch.arange(5), counts=torch.ones(5, dtype=torch.int64), tokens=list("abcde"),
+                            documents=documents, offsets=torch.arange(6))
+    assert corpus.mentions("fire") == [0, 3]
+    assert corpus.select("fire").tolist() == [0, 3]
+
+
+def test_sgd_moves_rows_by_their_gradient_and_adam_does_not():
+    """One step from the same start: SGD's step is lr * grad; Adam's first step is lr * sign(grad)."""
+    ids = torch.tensor([0, 1, 2, 3] * 50)
+    moves = {}
+    for optimizer, lr in (("sgd", 0.5), ("adam", 1e-3)):
+        torch.manual_seed(0)
+        model = dg.WindowLM(10, dim=4, window=2, hidden=8)
+        before = model.wte.weight.detach().clone()
+        reference = dg.WindowLM(10, dim=4, window=2, hidden=8)
+        reference.load_state_dict(model.state_dict())
+        generator = torch.Generator().manual_seed(0)
+        starts = torch.randint(0, ids.numel() - 2, (16,), generator=generator)
+        chunk = ids[starts[:, None] + torch.arange(3)]
+        torch.nn.functional.cross_entropy(reference(chunk[:, :-1]), chunk[:, -1]).backward()
+        grad = reference.wte.weight.grad
+        dg.train_window_lm(model, ids, steps=1, batch_size=16, lr=lr, optimizer=optimizer)
+        moves[optimizer] = model.wte.weight.detach() - before
+        expected = -lr * grad if optimizer == "sgd" else -lr * grad.sign() * (grad.abs() > 1e-7)
+        torch.testing.assert_close(moves[optimizer], expected, atol=1e-6, rtol=1e-3)
+    # an unseen row (ids 4-9) gets only the small output push: SGD moves it less than the rows
+    # in use; Adam moves every coordinate of it by lr, exactly like theirs
+    assert moves["sgd"][9].norm() < moves["sgd"][:4].norm(dim=1).max()
+    torch.testing.assert_close(moves["adam"][9].abs(), torch.full((4,), 1e-3), atol=1e-6, rtol=1e-3)
+
+
+def test_window_lm_loss_is_the_mean_cross_entropy_of_fixed_windows():
+    torch.manual_seed(0)
+    model = dg.WindowLM(6, dim=4, window=2, hidden=8)
+    ids = torch.randint(0, 6, (100,), generator=torch.Generator().manual_seed(1))
+    starts = torch.randint(0, 98, (50,), generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        slow = sum(float(torch.nn.functional.cross_entropy(model(ids[s:s + 2][None]), ids[s + 2:s + 3]))
+                   for s in starts) / 50
+    assert dg.window_lm_loss(model, ids, windows=50, seed=7) == pytest.approx(slow, rel=1e-5)
+    assert dg.window_lm_loss(model, ids, windows=50, seed=7) == dg.window_lm_loss(model, ids, windows=50, seed=7)
+
+
+def test_fine_tune_drift_leaves_the_model_alone_and_reports_groups():
+    torch.manual_seed(0)
+    model = dg.WindowLM(12, dim=4, window=2, hidden=8, tied=False)
+    original = model.wte.weight.detach().clone()
+    domain = torch.tensor([0, 1, 2, 3] * 30)  # ids 4-11 never occur
+    watched = torch.ones(12, dtype=torch.bool)
+    absent = torch.arange(12) >= 4
+    report = dg.fine_tune_drift(model, domain, watched, {"absent": absent, "present": ~absent}, steps=5, k=3,
+                                lr=1e-2, seed=0)
+    assert torch.equal(model.wte.weight.detach(), original)
+    assert report["absent"].n == 8 and report["present"].n == 4
+    assert report["absent"].moved == 0.0  # untied: input rows of absent tokens get no gradient
+    assert report["present"].moved > 0.0
+    assert 0.0 <= report["absent"].kept <= 1.0
 
 
 @pytest.mark.parametrize(
@@ -88,7 +141,10 @@ def test_mean_cosine_by_count():
         (lambda: dg.WindowLM(1), "vocab_size"),
         (lambda: dg.train_window_lm(dg.WindowLM(5, window=4), torch.tensor([1, 2, 3]), steps=1), "longer than the window"),
         (lambda: dg.train_window_lm(dg.WindowLM(5, window=1), torch.tensor([1, 2, 3]), steps=-1), "steps=-1"),
-        (lambda: dg.mean_cosine_by_count(torch.randn(3, 2), torch.tensor([1, 2]), [1]), "rows"),
+        (lambda: dg.train_window_lm(dg.WindowLM(5, window=1), torch.tensor([1, 2, 3]), steps=1, optimizer="lbfgs"),
+         "optimizer"),
+        (lambda: dg.fine_tune_drift(dg.WindowLM(5, window=1), torch.tensor([1, 2, 3]), torch.ones(4, dtype=torch.bool),
+                                    {}, steps=1), "bool mask"),
     ],
 )
 def test_bad_input(call, message):

@@ -81,18 +81,7 @@ def browser(tmp_path_factory):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).parent))
-    import chromium as driver
     from chromium import Chromium, SiteServer, chromium_executable
-
-    # Chromium rejects DevTools websockets that send an Origin header (websocket-client sends
-    # one by default); suppress it (tests/chromium.py could pass suppress_origin=True itself).
-    connect = driver.websocket.create_connection
-    mp = pytest.MonkeyPatch()
-    mp.setattr(
-        driver.websocket,
-        "create_connection",
-        lambda *a, **k: connect(*a, suppress_origin=True, **k),
-    )
 
     executable = chromium_executable()
     if executable is None:
@@ -107,7 +96,6 @@ def browser(tmp_path_factory):
     ):
         log = chromium.open(server.url + "index.html")
         yield chromium, log, server.url
-    mp.undo()
 
 
 def test_explorer_draws_searches_hovers_and_toggles_offline(browser):
@@ -136,3 +124,18 @@ def test_explorer_draws_searches_hovers_and_toggles_offline(browser):
     assert chromium.evaluate(f"{explorer}.hovered()") == "w7"
     chromium.evaluate("document.querySelector('#ex input[value=centred]').click()")
     assert chromium.evaluate(f"{explorer}.status()").startswith("w5 (centred)")
+
+
+def test_explorer_marks_the_origin_and_raw_rows_lean_to_one_side(browser):
+    """The toy rows share a direction: in the raw view every point lies right of the origin's
+    cross; in the centred view the origin sits inside the cloud."""
+    chromium, _, _ = browser
+    explorer = "document.getElementById('ex').explorer"
+    chromium.evaluate("document.querySelector('#ex input[value=raw]').click()")
+    ox, _ = chromium.evaluate(f"{explorer}.origin()")
+    xs = [chromium.evaluate(f"{explorer}.position('w{i}')")[0] for i in range(60)]
+    assert min(xs) > ox, (ox, min(xs))
+    chromium.evaluate("document.querySelector('#ex input[value=centred]').click()")
+    ox, _ = chromium.evaluate(f"{explorer}.origin()")
+    xs = [chromium.evaluate(f"{explorer}.position('w{i}')")[0] for i in range(60)]
+    assert min(xs) < ox < max(xs), (ox, min(xs), max(xs))

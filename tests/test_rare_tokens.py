@@ -40,6 +40,21 @@ def test_by_count_bins():
     assert [(b.label, b.n, b.mean) for b in bins] == [("1-2", 2, 1.5), ("3-99", 2, 3.5), ("100+", 1, 5.0)]
     with pytest.raises(ValueError, match="increasing"):
         rt.by_count(values, counts, [3, 1])
+    with pytest.raises(ValueError, match="one row per entry"):
+        rt.by_count(values[:3], counts, [1])
+    assert rt.by_label(bins)["3-99"].n == 2
+    with pytest.raises(KeyError):
+        rt.by_label(bins)["3-9"]
+
+
+def test_by_count_on_rows_with_a_statistic():
+    """The table form: mean cosine per band; bands with too few rows are skipped, so read by label."""
+    table = torch.randn(6, 4, dtype=torch.float64)
+    counts = torch.tensor([1, 1, 5, 5, 5, 200])
+    bins = rt.by_count(table, counts, [1, 3, 100], statistic=diag.mean_cosine, min_rows=2)
+    assert [(b.label, b.n) for b in bins] == [("1-2", 2), ("3-99", 3)]  # 100+ has one row: no pairs
+    assert bins[0].mean == pytest.approx(diag.mean_cosine(table[:2]))
+    assert rt.by_label(bins)["3-99"].mean == pytest.approx(diag.mean_cosine(table[2:5]))
 
 
 def test_word_space_keeps_gensims_words_vectors_and_counts():

@@ -203,3 +203,68 @@ def test_footer_gives_the_licence_and_the_page_s_last_change(built_site):
     page = (built_site / "chapters" / "01_lookup.html").read_text()
     assert "MIT licence" in page
     assert re.search(r"Last updated on \d{4}-\d{2}-\d{2}", page)
+
+
+def _css_dark_filter(rgb, amount: float, degrees: float):
+    """What CSS ``invert(amount) hue-rotate(degrees)`` does to an sRGB colour (0-1), with the
+    matrices of the Filter Effects spec (Chromium applies them in sRGB: measured equal)."""
+    import math
+
+    import numpy as np
+
+    x = amount * (1 - np.asarray(rgb, dtype=float)) + (1 - amount) * np.asarray(rgb, dtype=float)
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    hue = np.array([
+        [0.213 + c * 0.787 - s * 0.213, 0.715 - c * 0.715 - s * 0.715, 0.072 - c * 0.072 + s * 0.928],
+        [0.213 - c * 0.213 + s * 0.143, 0.715 + c * 0.285 + s * 0.140, 0.072 - c * 0.072 - s * 0.283],
+        [0.213 - c * 0.213 - s * 0.787, 0.715 - c * 0.715 + s * 0.715, 0.072 + c * 0.928 + s * 0.072],
+    ])
+    return np.clip(hue @ x, 0, 1)
+
+
+def test_dark_mode_figures_keep_the_palette_hues_on_the_theme_background():
+    """The dark-mode filter in course.css turns white into the book theme's dark background
+    (#121212), keeps each Okabe-Ito hue within 6 degrees, and keeps the colours apart."""
+    import colorsys
+    import itertools
+
+    import numpy as np
+
+    from embedlib.figures import PALETTE
+
+    css = (ROOT / "_ext" / "static" / "course.css").read_text()
+    rule = re.search(r'html\[data-theme="dark"\] div\.cell_output img \{\s*filter: invert\(([\d.]+)\) '
+                     r'hue-rotate\((\d+)deg\);', css)
+    assert rule, "course.css lost its dark-mode rule for figures"
+    amount, degrees = float(rule.group(1)), float(rule.group(2))
+    background = _css_dark_filter([1, 1, 1], amount, degrees)
+    assert np.abs(background * 255 - 0x12).max() <= 1, background * 255
+    dark = {}
+    for name, colour in PALETTE.items():
+        rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)]) / 255
+        dark[name] = _css_dark_filter(rgb, amount, degrees)
+        if name != "grey":
+            before, after = colorsys.rgb_to_hls(*rgb)[0] * 360, colorsys.rgb_to_hls(*dark[name])[0] * 360
+            shift = min(abs(before - after), 360 - abs(before - after))
+            assert shift < 6, f"dark mode turns {name} {colour} by {shift:.0f} degrees of hue"
+        assert np.linalg.norm(dark[name] - background) > 0.15, f"{name} vanishes into the dark background"
+    for (a, ca), (b, cb) in itertools.combinations(dark.items(), 2):
+        assert np.linalg.norm(ca - cb) > 0.1, f"in dark mode {a} and {b} look alike"
+
+
+def test_icon_fonts_are_cut_to_the_glyphs_in_use_and_search_loads_only_on_its_page(built_site, parsed):
+    """site_weight.py: Font Awesome's web fonts hold only the glyphs the CSS still draws as
+    text (a few KB, no TrueType copies), and only search.html loads the search index."""
+    webfonts = built_site / "_static" / "vendor" / "fontawesome" / "webfonts"
+    fonts = {p.name: p.stat().st_size for p in webfonts.iterdir()}
+    assert set(fonts) == {"fa-solid-900.woff", "fa-regular-400.woff", "fa-brands-400.woff"}, fonts
+    assert all(size < 20_000 for size in fonts.values()), fonts
+    css = (built_site / "_static" / "styles" / "pydata-sphinx-theme.css").read_text()
+    assert "webfonts/fa-solid-900.woff)" in css and ".woff2" not in css and ".ttf" not in css
+    from fontTools.ttLib import TTFont
+
+    glyphs = TTFont(webfonts / "fa-solid-900.woff").getBestCmap()
+    for name, code in {"info-circle (note)": 0xF05A, "lightbulb (tip)": 0xF0EB, "chevron": 0xF107}.items():
+        assert code in glyphs, f"the solid icon font lost the {name} glyph"
+    loading = [path for path, links in parsed.items() if any(url.endswith("searchindex.js") for _, url in links.targets)]
+    assert loading == ["search.html"], loading

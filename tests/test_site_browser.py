@@ -188,7 +188,8 @@ def test_search_finds_pages(browser):
 
 
 def test_screenshots_are_kept(browser, rendered):
-    """The landing page and the first chapter with figures, as PNGs in test-artifacts/."""
+    """The landing page and the first chapter with figures, as PNGs in test-artifacts/; in
+    dark mode the chapter's first figure must read dark (no bright panel), in light mode light."""
     url, chromium = browser
     with_figures = [p for p in PAGES if p.is_chapter and rendered[p.docname][0]["figures"]] or NOTEBOOK_PAGES
     ARTIFACTS.mkdir(exist_ok=True)
@@ -206,4 +207,36 @@ def test_screenshots_are_kept(browser, rendered):
                               'document.querySelector(".cell_output img")?.scrollIntoView({block: "center"}); })()')
             chromium.screenshot(shot)
             assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000, shot
+            if page is not PAGES[0]:
+                luminance, css_filter = _figure_luminance(chromium, shot.with_suffix(".figure.png"))
+                if theme == "dark":
+                    assert luminance < 0.25 and "invert" in css_filter, (
+                        f"{page.html} at {width} px, dark mode: a figure reads as a bright panel "
+                        f"(mean luminance {luminance:.2f}, filter {css_filter!r})"
+                    )
+                else:
+                    assert luminance > 0.7 and css_filter == "none", (page.html, width, luminance, css_filter)
     chromium.call("Emulation.clearDeviceMetricsOverride")
+
+
+FIGURE_BOX = r"""
+(() => {
+  const img = document.querySelector(".cell_output img");
+  const box = img.getBoundingClientRect();
+  return {x: box.left + window.scrollX, y: box.top + window.scrollY, width: box.width,
+          height: box.height, filter: getComputedStyle(img).filter};
+})()
+"""
+
+
+def _figure_luminance(chromium: Chromium, path) -> tuple[float, str]:
+    """Mean relative luminance (0 black, 1 white) of the first figure as drawn, and its filter."""
+    import numpy as np
+    from PIL import Image
+
+    box = chromium.evaluate(FIGURE_BOX)
+    css_filter = box.pop("filter")
+    chromium.screenshot(path, clip=box)
+    rgb = np.asarray(Image.open(path).convert("RGB"), dtype=float) / 255
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return float((linear @ [0.2126, 0.7152, 0.0722]).mean()), css_filter
