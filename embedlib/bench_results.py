@@ -1,4 +1,4 @@
-"""Stored benchmark results shipped with the package, and their tables.
+"""Stored results of benchmarks and long experiments, shipped with the package, and their tables.
 
 ``benchmarks/bench_retrieval.py`` writes ``embedlib/results/bench_retrieval.json`` (machine,
 date, versions, load, every variant's median time and recall, the funnel's stages); chapter 5
@@ -12,6 +12,16 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 RETRIEVAL = RESULTS / "bench_retrieval.json"
+
+
+def stored_result(name: str) -> dict:
+    """A result stored by one of the repository's long-running scripts, e.g.
+    ``stored_result("rope_base_sweep")`` (written by ``scripts/rope_base_sweep.py``)."""
+    path = RESULTS / f"{name}.json"
+    if not path.is_file():
+        known = sorted(p.stem for p in RESULTS.glob("*.json"))
+        raise FileNotFoundError(f"no stored result {name!r}; the package ships {known}")
+    return json.loads(path.read_text())
 
 
 def load_retrieval_benchmark(path: Path | str = RETRIEVAL) -> dict:
@@ -39,7 +49,7 @@ def machine_line(result: dict) -> str:
         f"has {', '.join(present) or 'none of the listed'}; "
         f"lacks {', '.join(absent) or 'nothing listed'}\n"
         f"load average {before} before, {after} after: "
-        + ("a shared machine; times inflated, ratios within a round less so"
+        + ("a shared machine: times inflated and noisy, ratios uncertain"
            if max(before, after) > 1.5 else "a quiet machine")
     )
 

@@ -140,14 +140,17 @@ def format_glued(text_plain: str, spec: str) -> str:
     return format(value, spec)
 
 
-def fill_glue(text: str, values: dict[str, str], where: str = "the text") -> str:
+def fill_glue(text: str, values: dict[str, str], where: str = "the text", missing: str | None = None) -> str:
     """Replace every ``{glue:text}`key:spec` `` in ``text`` by its formatted value.
 
-    ``KeyError`` names the key (and ``where``) when a value was never glued.
+    ``KeyError`` names the key (and ``where``) when a value was never glued, unless
+    ``missing`` is given: then it stands in for the value (the chapter is not at hand).
     """
     def paste(match: re.Match) -> str:
         key, spec = match.group(1), match.group(2) or ""
         if key not in values:
+            if missing is not None:
+                return missing
             raise KeyError(f"{where} quotes {{glue:text}}`{key}`, which no cell glues")
         return format_glued(values[key], spec)
 
@@ -178,8 +181,10 @@ def _row(claim: Claim, linkable: set[str] | None, glued: dict[str, dict[str, str
     else:
         where = "not yet demonstrated"
     finding = claim.finding or "—"
-    if glued is not None:
-        finding = fill_glue(finding, glued.get(claim.chapter, {}), f"the finding of {claim.id}")
+    if glued is not None and claim.chapter in glued:
+        finding = fill_glue(finding, glued[claim.chapter], f"the finding of {claim.id}")
+    elif glued is not None:  # e.g. on Colab, where only the appendix notebook is at hand
+        finding = fill_glue(finding, {}, missing="[measured in the chapter]")
     finding = finding.replace("|", "\\|").replace("\n", " ")
     return f"| {claim.id} | {claim.statement} | **{claim.verdict}** | {finding} | {where} | {_sources(claim)} |"
 

@@ -195,6 +195,30 @@ def analogy_predictions(
     return torch.cat(answers)
 
 
+def degenerate_questions(questions: Sequence[AnalogyQuestion]) -> dict[str, list[AnalogyQuestion]]:
+    """Split analogy questions by whether 3CosAdd can answer them at all.
+
+    Returns three disjoint lists that together hold every question, in their order:
+
+    - ``"answer_in_query"``: ``d`` equals ``a``, ``b`` or ``c``. 3CosAdd leaves the query
+      words out of the candidates, so these are wrong by construction. They arise when
+      preprocessing merges words (Porter stemming maps "walk" and "walking" to ``walk``).
+    - ``"repeated_query"``: ``d`` is new but two query words are equal. With ``a == b`` the
+      offset :math:`\\hat b - \\hat a` is zero and the question asks only for a neighbour
+      of ``c``; the offset is not tested.
+    - ``"distinct"``: the four words are different; only these test the offset.
+    """
+    split: dict[str, list[AnalogyQuestion]] = {"answer_in_query": [], "repeated_query": [], "distinct": []}
+    for q in questions:
+        if q.d in (q.a, q.b, q.c):
+            split["answer_in_query"].append(q)
+        elif len({q.a, q.b, q.c}) < 3:
+            split["repeated_query"].append(q)
+        else:
+            split["distinct"].append(q)
+    return split
+
+
 def evaluate_analogies(
     vectors: WordVectors,
     questions: Sequence[AnalogyQuestion] | None = None,

@@ -6,8 +6,9 @@ Self-attention treats its input as a set; these schemes tell it where each token
   embedding, ``PE[p, 2i] = sin(p / base^(2i/d))`` and ``PE[p, 2i+1] = cos(p / base^(2i/d))``.
 - **Learned absolute** (BERT, GPT-2): a second lookup table with one row per position.
 - **RoPE** (Su et al., 2021, arXiv:2104.09864): rotate each pair of query/key coordinates by
-  the angle ``p * theta_i`` with ``theta_i = base^(-2i/d)``, i = 0 .. d/2 - 1, so that
-  ``q_m . k_n`` depends on m - n only. Context-extension variants rescale the ``theta_i``.
+  the angle ``p * theta_i`` with ``theta_i = base^(-2i/d)``, i = 0 .. d/2 - 1. A rotation's
+  transpose is the reverse rotation, so ``<R_m q, R_n k> = q^T R_m^T R_n k = q^T R_(n-m) k``:
+  the score depends on the positions only through the offset n - m. Context-extension variants rescale the ``theta_i``.
 - **ALiBi** (Press et al., 2021, arXiv:2108.12409): add ``-slope_h * (i - j)`` to the
   attention score of query i and key j in head h; embeddings are left alone.
 """
@@ -90,12 +91,17 @@ class RopeScaling:
         ``"linear"``: position interpolation, theta_i / factor (Chen et al., 2023,
         arXiv:2306.15595). ``"ntk"``: "NTK-aware" base change, base * factor^(d/(d-2)) (bloc97,
         2023; see Peng et al., 2023, arXiv:2309.00071, section 3.1). ``"dynamic"``: the same base
-        change with the factor recomputed from the current length, factor * L / L_train - (factor
-        - 1), only once L > L_train. ``"yarn"``: interpolate the low frequencies, keep the high
-        ones, ramp in between, and scale cos/sin by 0.1 ln(factor) + 1 (Peng et al., 2023).
-        ``"llama3"``: Llama 3.1's piecewise rule (arXiv:2407.21783; Meta's reference code).
+        change with an NTK factor recomputed from the current input length L,
+        ``factor * L / L_train - (factor - 1)`` once L > L_train, and no change below
+        (:func:`dynamic_ntk_factor`, as in transformers). ``"yarn"``: interpolate the low
+        frequencies, keep the high ones, ramp in between, and scale cos/sin by
+        0.1 ln(factor) + 1 (Peng et al., 2023). ``"llama3"``: Llama 3.1's piecewise rule
+        (arXiv:2407.21783; Meta's reference code).
     factor:
-        How many times longer than ``original_max_positions`` the target context is.
+        For every kind but ``"dynamic"``: how many times longer than ``original_max_positions``
+        the target context is. For ``"dynamic"`` (as in transformers' ``rope_type="dynamic"``):
+        the slope of the effective NTK factor in L / L_train; 1 gives exactly L / L_train, and
+        there is no target length (any input length is adapted to).
     original_max_positions:
         The training context length L_train.
     beta_fast, beta_slow:
@@ -121,8 +127,13 @@ class RopeScaling:
             raise ValueError(f"original_max_positions must be positive, got {self.original_max_positions}")
 
     @property
-    def max_positions(self) -> int:
-        """The context length this scaling is meant for: factor x the training length."""
+    def max_positions(self) -> int | None:
+        """The context length this scaling is meant for: factor x the training length.
+
+        None for ``"dynamic"``, which adapts to whatever length it is given.
+        """
+        if self.kind == "dynamic":
+            return None
         return int(self.factor * self.original_max_positions)
 
     @property
@@ -133,52 +144,119 @@ class RopeScaling:
         return 1.0
 
 
+def _plain(theta: torch.Tensor, dim: int, base: float, scaling: RopeScaling, seq_len: int | None) -> torch.Tensor:
+    return theta
+
+
+def _linear(theta: torch.Tensor, dim: int, base: float, scaling: RopeScaling, seq_len: int | None) -> torch.Tensor:
+    """Position interpolation: every frequency divided by the factor."""
+    return theta / scaling.factor
+
+
+def _ntk_base(dim: int, base: float, factor: float) -> float:
+    """The "NTK-aware" base: ``base * factor^(d/(d-2))``, so the slowest pair is divided by factor."""
+    return base * factor ** (dim / (dim - 2))
+
+
+def _ntk(theta: torch.Tensor, dim: int, base: float, scaling: RopeScaling, seq_len: int | None) -> torch.Tensor:
+    """NTK-aware: a larger base; pair 0 keeps its speed, the slowest pair is divided by factor."""
+    if dim == 2:  # d/(d-2) is undefined: a single pair can only be interpolated
+        return theta / scaling.factor
+    exponents = torch.arange(0, dim, 2, dtype=torch.float64) / dim  # 2i/d
+    return _ntk_base(dim, base, scaling.factor) ** -exponents
+
+
+def dynamic_ntk_factor(scaling: RopeScaling, seq_len: int) -> float:
+    """The NTK factor dynamic scaling uses for an input of ``seq_len`` positions.
+
+    As in transformers' ``_compute_dynamic_ntk_parameters``: 1 (no change) up to the training
+    length L_train, then ``factor * L / L_train - (factor - 1)``. So ``factor`` is how fast the
+    effective factor grows with the length, not a target length: with factor 1 it is
+    L / L_train (just enough for the current input); with factor 16 at 16 x L_train it is 241.
+    """
+    length = max(seq_len, scaling.original_max_positions)
+    return scaling.factor * length / scaling.original_max_positions - (scaling.factor - 1)
+
+
+def _dynamic(theta: torch.Tensor, dim: int, base: float, scaling: RopeScaling, seq_len: int | None) -> torch.Tensor:
+    """Dynamic NTK: the NTK base change with a factor that grows with the input length."""
+    if seq_len is None:
+        raise ValueError("dynamic scaling depends on the input length: pass seq_len")
+    factor = dynamic_ntk_factor(scaling, seq_len)
+    if dim == 2:
+        return theta / factor
+    exponents = torch.arange(0, dim, 2, dtype=torch.float64) / dim
+    return _ntk_base(dim, base, factor) ** -exponents
+
+
+def yarn_ramp(dim: int, base: float, scaling: RopeScaling) -> torch.Tensor:
+    """YaRN's blend per pair, shape [dim/2]: 0 keeps theta_i, 1 divides it by the factor.
+
+    Pairs that turn more than ``beta_fast`` times over the training length keep their speed,
+    pairs that turn less than ``beta_slow`` times are interpolated, a linear ramp in between
+    (Peng et al., 2023, section 3.2; transformers' ``find_correction_range``).
+    """
+    trained = scaling.original_max_positions
+
+    def pair_at(rotations: float) -> float:  # the (fractional) pair making that many turns
+        return dim * math.log(trained / (rotations * 2 * math.pi)) / (2 * math.log(base))
+
+    low = max(math.floor(pair_at(scaling.beta_fast)), 0)
+    # Clamped at dim - 1, as transformers does, although pairs only run to dim/2 - 1: the
+    # ramp below is clamped to [0, 1] anyway, and the looser bound keeps its slope (and so
+    # every frequency) identical to the reference implementation's.
+    high = min(math.ceil(pair_at(scaling.beta_slow)), dim - 1)
+    if low == high:
+        high += 0.001  # avoid a zero-width ramp (as in the reference)
+    return ((torch.arange(dim // 2, dtype=torch.float64) - low) / (high - low)).clamp(0, 1)
+
+
+def _yarn(theta: torch.Tensor, dim: int, base: float, scaling: RopeScaling, seq_len: int | None) -> torch.Tensor:
+    """YaRN: keep fast pairs, interpolate slow ones, blend along :func:`yarn_ramp`."""
+    ramp = yarn_ramp(dim, base, scaling)
+    return theta * (1 - ramp) + theta / scaling.factor * ramp
+
+
+def _llama3(theta: torch.Tensor, dim: int, base: float, scaling: RopeScaling, seq_len: int | None) -> torch.Tensor:
+    """Llama 3.1: keep wavelengths < L/high, divide those > L/low by factor, blend in between."""
+    trained, factor = scaling.original_max_positions, scaling.factor
+    low_freq, high_freq = scaling.low_freq_factor, scaling.high_freq_factor
+    wavelength = 2 * math.pi / theta
+    smooth = (trained / wavelength - low_freq) / (high_freq - low_freq)
+    blended = (1 - smooth) * theta / factor + smooth * theta
+    scaled = torch.where(wavelength > trained / low_freq, theta / factor, theta)
+    medium = (wavelength >= trained / high_freq) & (wavelength <= trained / low_freq)
+    return torch.where(medium, blended, scaled)
+
+
+_SCALINGS = {"linear": _linear, "ntk": _ntk, "dynamic": _dynamic, "yarn": _yarn, "llama3": _llama3}
+assert tuple(_SCALINGS) == ROPE_SCALING_KINDS
+
+
 def rope_frequencies(
-    dim: int, base: float = 10000.0, scaling: RopeScaling | None = None, seq_len: int | None = None
+    dim: int,
+    base: float = 10000.0,
+    scaling: RopeScaling | None = None,
+    seq_len: int | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """RoPE's angular frequencies theta_i = base^(-2i/dim), i = 0 .. dim/2 - 1, shape [dim/2].
 
     Pair i turns by ``p * theta_i`` radians at position p, so its wavelength is
     ``2 pi / theta_i`` tokens. ``scaling`` rescales the frequencies for longer contexts (see
-    :class:`RopeScaling`); ``seq_len`` is the current length, used only by ``"dynamic"``.
+    :class:`RopeScaling`); ``seq_len`` is the current input length, used only by
+    ``"dynamic"``. Computed in float64 and returned in ``dtype`` (float32 by default, as
+    transformers does; pass torch.float64 to keep the full precision).
     """
     _check_dim(dim)
     if base <= 1:
         raise ValueError(f"base must be > 1, got {base}")
+    if seq_len is None and scaling is not None and scaling.kind == "dynamic":
+        seq_len = scaling.original_max_positions  # no input yet: no change
     exponents = torch.arange(0, dim, 2, dtype=torch.float64) / dim  # 2i/d, [dim/2]
-    if scaling is None:
-        return (base**-exponents).float()
-    factor, trained = scaling.factor, scaling.original_max_positions
-    if scaling.kind == "linear":
-        return (base**-exponents / factor).float()
-    if scaling.kind in ("ntk", "dynamic"):
-        if scaling.kind == "dynamic":
-            length = max(seq_len or trained, trained)
-            factor = factor * length / trained - (factor - 1)
-        if dim == 2:  # d/(d-2) is undefined: a single pair can only be interpolated
-            return (base**-exponents / factor).float()
-        new_base = base * factor ** (dim / (dim - 2))
-        return (new_base**-exponents).float()
     theta = base**-exponents  # [dim/2]
-    if scaling.kind == "yarn":
-        # pair index at which the pair makes r full turns over the training length
-        def pair_at(rotations: float) -> float:
-            return dim * math.log(trained / (rotations * 2 * math.pi)) / (2 * math.log(base))
-
-        low = max(math.floor(pair_at(scaling.beta_fast)), 0)
-        high = min(math.ceil(pair_at(scaling.beta_slow)), dim - 1)
-        if low == high:
-            high += 0.001
-        ramp = ((torch.arange(dim // 2, dtype=torch.float64) - low) / (high - low)).clamp(0, 1)  # [dim/2]
-        # ramp 0: high frequency, keep; ramp 1: low frequency, interpolate
-        return (theta * (1 - ramp) + theta / factor * ramp).float()
-    # llama3: keep wavelengths < L/high, divide by factor those > L/low, blend in between
-    wavelength = 2 * math.pi / theta
-    smooth = (trained / wavelength - scaling.low_freq_factor) / (scaling.high_freq_factor - scaling.low_freq_factor)
-    blended = (1 - smooth) * theta / factor + smooth * theta
-    scaled = torch.where(wavelength > trained / scaling.low_freq_factor, theta / factor, theta)
-    medium = (wavelength >= trained / scaling.high_freq_factor) & (wavelength <= trained / scaling.low_freq_factor)
-    return torch.where(medium, blended, scaled).float()
+    rule = _plain if scaling is None else _SCALINGS[scaling.kind]
+    return rule(theta, dim, base, scaling, seq_len).to(dtype)
 
 
 def _rotate(x: torch.Tensor, layout: str) -> torch.Tensor:
@@ -223,7 +301,7 @@ def apply_rope(
     longest = int(positions.max()) + 1 if positions.numel() else 0
     if trained_length is not None:
         limit = trained_length if scaling is None else scaling.max_positions
-        if longest > limit:
+        if limit is not None and longest > limit:
             fix = (
                 "pass a RopeScaling (e.g. 'yarn' or 'dynamic') and ideally fine-tune at the new length"
                 if scaling is None
@@ -238,7 +316,7 @@ def apply_rope(
                 stacklevel=2,
             )
     precision = torch.float64 if x.dtype == torch.float64 else torch.float32
-    theta = rope_frequencies(dim, base, scaling, seq_len=longest).to(x.device, precision)  # [dim/2]
+    theta = rope_frequencies(dim, base, scaling, seq_len=longest, dtype=precision).to(x.device)  # [dim/2]
     angles = positions.to(precision)[..., None] * theta  # [..., seq, dim/2]
     if layout == "half":
         angles = torch.cat((angles, angles), dim=-1)  # [..., seq, dim]
@@ -289,4 +367,90 @@ def alibi_bias(n_heads: int, seq_len: int, causal: bool = True) -> torch.Tensor:
 
 def wavelengths(dim: int, base: float = 10000.0, scaling: RopeScaling | None = None) -> torch.Tensor:
     """Tokens per full turn of each RoPE pair, 2 pi / theta_i, shape [dim/2]."""
-    return 2 * math.pi / rope_frequencies(dim, base, scaling).double()
+    return 2 * math.pi / rope_frequencies(dim, base, scaling, dtype=torch.float64)
+
+
+# ---------------------------------------------------------------- real decoders (transformers)
+
+
+@torch.no_grad()
+def causal_lm_losses(model: nn.Module, ids: torch.Tensor, *, chunk: int = 1024) -> torch.Tensor:
+    """Next-token loss (nats) at every position of one sequence, shape [seq - 1].
+
+    ``model`` is a Hugging Face causal LM (``LlamaForCausalLM`` and relatives); ``ids`` is
+    [seq]. Entry t is ``-log p(ids[t + 1] | ids[0 .. t])``. The vocabulary projection runs
+    ``chunk`` positions at a time, so 16k positions of a 49k vocabulary never hold the full
+    [seq, vocab] logits (3 GB in float32) at once.
+    """
+    if ids.ndim != 1 or ids.numel() < 2:
+        raise ValueError(f"ids must be one sequence [seq] of at least 2 ids, got shape {tuple(ids.shape)}")
+    hidden = model.base_model(input_ids=ids[None], use_cache=False).last_hidden_state[0]  # [seq, d]
+    head = model.get_output_embeddings()
+    losses = []
+    for start in range(0, ids.numel() - 1, chunk):
+        stop = min(start + chunk, ids.numel() - 1)
+        logits = head(hidden[start:stop]).float()  # [chunk, vocab]
+        losses.append(torch.nn.functional.cross_entropy(logits, ids[start + 1 : stop + 1], reduction="none"))
+    return torch.cat(losses)
+
+
+@torch.no_grad()
+def rotated_scores(model: nn.Module, ids: torch.Tensor, positions: torch.Tensor, layer: int) -> torch.Tensor:
+    """The query-key scores of one layer of a transformers LLaMA, as the model computes them.
+
+    Runs ``model`` on ``ids`` [seq] at ``positions`` [seq] (its ``position_ids``) and
+    captures the rotated queries and keys that the model's own ``apply_rotary_pos_emb``
+    returns in layer ``layer``. Returns ``q_m . k_n / sqrt(head_dim)`` for every head and
+    every pair of tokens, shape [heads, seq, seq] (no mask, no softmax). Grouped-query
+    attention is handled by repeating each key head for the query heads that share it.
+    """
+    from transformers.models.llama import modeling_llama
+
+    original = modeling_llama.apply_rotary_pos_emb
+    captured: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def recording(q: torch.Tensor, k: torch.Tensor, *args, **kwargs):
+        out = original(q, k, *args, **kwargs)
+        captured.append(out)
+        return out
+
+    modeling_llama.apply_rotary_pos_emb = recording
+    try:
+        model(input_ids=ids[None], position_ids=positions[None], use_cache=False)
+    finally:
+        modeling_llama.apply_rotary_pos_emb = original
+    n_layers = model.config.num_hidden_layers
+    if len(captured) != n_layers:
+        raise RuntimeError(f"expected one RoPE call per layer ({n_layers}), saw {len(captured)}: not a LLaMA?")
+    q, k = captured[layer]  # [1, heads, seq, hd], [1, kv_heads, seq, hd]
+    k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)  # [1, heads, seq, hd]
+    return (q @ k.transpose(-2, -1))[0] / math.sqrt(q.shape[-1])  # [heads, seq, seq]
+
+
+@torch.no_grad()
+def rope_offset_check(model: nn.Module, ids: torch.Tensor, layer: int, shift: int) -> dict[str, float | int | bool]:
+    """Does a transformers LLaMA see positions only through offsets? Measured, with a control.
+
+    Runs ``ids`` [seq] at positions 0 .. seq-1, at the same positions plus ``shift``, and (the
+    control, which changes every offset) at doubled positions 0, 2, 4, .... Returns the
+    largest change of layer ``layer``'s causal query-key scores (:func:`rotated_scores`)
+    under the shift and under doubling, the largest score, the largest change of the
+    model's logits under the shift, and whether the top token stays the same everywhere.
+    """
+    seq = ids.numel()
+    plain = torch.arange(seq)
+    base = rotated_scores(model, ids, plain, layer)  # [heads, seq, seq]
+    shifted = rotated_scores(model, ids, plain + shift, layer)
+    doubled = rotated_scores(model, ids, 2 * plain, layer)
+    causal = torch.ones(seq, seq, dtype=torch.bool).tril()  # the scores attention uses
+    logits = model(input_ids=ids[None], position_ids=plain[None], use_cache=False).logits[0]
+    logits_shifted = model(input_ids=ids[None], position_ids=(plain + shift)[None], use_cache=False).logits[0]
+    return {
+        "tokens": seq, "layer": layer, "shift": shift,
+        "score_scale": base[:, causal].abs().max().item(),
+        "shift_gap": (shifted - base)[:, causal].abs().max().item(),
+        "doubled_gap": (doubled - base)[:, causal].abs().max().item(),
+        "logit_scale": logits.abs().max().item(),
+        "logit_shift_gap": (logits_shifted - logits).abs().max().item(),
+        "same_top_token": bool((logits.argmax(-1) == logits_shifted.argmax(-1)).all()),
+    }

@@ -17,7 +17,7 @@ Stable public API::
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import torch
@@ -135,6 +135,7 @@ class TinyLM(nn.Module):
 
     def __init__(self, config: TinyLMConfig) -> None:
         super().__init__()
+        config = replace(config)  # the model's own copy: setters below never touch the caller's
         self.config = config
         self.wte = nn.Embedding(config.vocab_size, config.d_model)
         self.wpe = (
@@ -155,8 +156,12 @@ class TinyLM(nn.Module):
             nn.init.zeros_(module.bias)
 
     def set_rope_scaling(self, scaling: RopeScaling | None) -> None:
-        """Use a RoPE context-extension method from now on (no retraining); None turns it off."""
-        self.config.rope_scaling = scaling  # the blocks share this config object
+        """Use a RoPE context-extension method from now on (no retraining); None turns it off.
+
+        Changes this model's own copy of the config (shared by its blocks), never the config
+        object the model was built from.
+        """
+        self.config.rope_scaling = scaling
 
     def set_attention_window(self, window: int | None) -> None:
         """Attend only to the last ``window`` positions from now on; None: to all earlier ones."""
@@ -279,6 +284,25 @@ def loss_by_position(
     return (total / n_windows).float()
 
 
+@torch.no_grad()
+def loss_by_input_length(
+    model: TinyLM, ids: torch.Tensor, edges: tuple[int, ...] = (0, 64, 128, 256, 512), batch_size: int = 16
+) -> list[float]:
+    """Mean loss in each bin [a, b) of ``edges``, each bin read from inputs of length b.
+
+    :func:`loss_by_position` reads every position from one long window, so anything that
+    depends on the input length (dynamic RoPE scaling) is set for the longest input even at
+    position 0. Here bin [a, b) is the mean loss at positions a .. b-1 of windows of b + 1
+    characters, as a model meets them while its input grows.
+    """
+    if list(edges) != sorted(edges) or len(edges) < 2:
+        raise ValueError(f"edges must increase, got {edges}")
+    return [
+        loss_by_position(model, ids, length=b, batch_size=batch_size)[a:b].mean().item()
+        for a, b in zip(edges[:-1], edges[1:])
+    ]
+
+
 def bin_means(per_position: torch.Tensor, edges: tuple[int, ...] = (0, 64, 128, 256, 512)) -> list[float]:
     """Means of ``per_position`` over [edges[0], edges[1]), [edges[1], edges[2]), ..."""
     if list(edges) != sorted(edges) or edges[-1] > per_position.numel():
@@ -288,5 +312,5 @@ def bin_means(per_position: torch.Tensor, edges: tuple[int, ...] = (0, 64, 128, 
 
 __all__ = [
     "SCHEMES", "CharVocab", "TinyLM", "TinyLMConfig", "TrainResult", "bin_means", "lee_char_corpus",
-    "loss_by_position", "random_windows", "train_lm",
+    "loss_by_input_length", "loss_by_position", "random_windows", "train_lm",
 ]

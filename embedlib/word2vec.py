@@ -61,10 +61,13 @@ class Word2VecConfig:
     seed: int = 0
 
     def check(self) -> None:
-        for name in ("dim", "window", "negative", "min_count", "epochs", "batch_size", "shared_negatives"):
+        for name in ("dim", "window", "negative", "min_count", "batch_size", "shared_negatives"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}={value!r}; it must be an integer >= 1")
+        # epochs=0 is allowed: it returns the initial vectors, the untrained control.
+        if not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ValueError(f"epochs={self.epochs!r}; it must be an integer >= 0 (0: no training)")
         if not 0 < self.min_lr <= self.lr:
             raise ValueError(f"learning rates lr={self.lr}, min_lr={self.min_lr}; need 0 < min_lr <= lr")
         if self.batch_size % self.shared_negatives:
@@ -206,7 +209,8 @@ def train_word2vec(
     """Train SGNS on ``sentences`` (lists of words); settings from ``config`` and keyword overrides.
 
     Deterministic for a given ``seed`` and one torch thread. ``progress=False`` hides the
-    progress bar (notebooks do, since its rates change from run to run).
+    progress bar (notebooks do, since its rates change from run to run). ``epochs=0`` returns
+    the vectors at word2vec's initialisation: the untrained control for any evaluation.
 
     Example::
 

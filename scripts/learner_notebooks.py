@@ -13,7 +13,10 @@ chapter of ``_toc.yml``, with:
 - each exercise as a numbered heading (numbers restart in every chapter) with its task and
   checker cell, and its solution folded in an HTML ``<details>`` block (the solution's code
   is shown there, not run, so it cannot overwrite the learner's answer);
-- hidden check cells (tag ``remove-cell``) left out.
+- hidden check cells (tag ``remove-cell``) left out;
+- no stored outputs: the learner runs the cells (the website shows every output), which
+  keeps the copies small enough to download and to serve (9 MB with outputs, most of it
+  figures twice the screen's resolution).
 
 Usage: python scripts/learner_notebooks.py [--check]   (``make learner``; --check: fail if stale)
 """
@@ -200,12 +203,7 @@ def learner_notebook(path: Path, renderer: Renderer, base: str) -> nbformat.Note
                 solution.append(f"```python\n{cell.source.rstrip()}\n```\n\n")
                 continue
             flush()
-            code = copy.deepcopy(cell)
-            for output in code.get("outputs", []):
-                data = output.get("data", {})
-                if "text/markdown" in data:
-                    data["text/markdown"] = renderer.text("".join(data["text/markdown"]))
-            cells.append(code)
+            cells.append(nbformat.v4.new_code_cell(cell.source, metadata=copy.deepcopy(cell.metadata)))
             continue
         text, position = cell.source, 0
         for match in DIRECTIVE.finditer(text):
@@ -229,7 +227,8 @@ def learner_notebook(path: Path, renderer: Renderer, base: str) -> nbformat.Note
     title = renderer.titles.get(path.stem, path.stem)
     note = (
         f"*The learner's copy of the chapter [{title}]({base}chapters/{path.stem}.html), "
-        f"generated from `chapters/{path.stem}.ipynb` by `scripts/learner_notebooks.py`.*"
+        f"generated from `chapters/{path.stem}.ipynb` by `scripts/learner_notebooks.py`. "
+        "Run the cells from the top to see their outputs; the website shows them all.*"
     )
     cells.insert(0, nbformat.v4.new_markdown_cell(note))
     for index, cell in enumerate(cells):

@@ -48,8 +48,9 @@ def test_chapter_files_are_numbered():
 def test_setup_cell_installs_from_the_configured_repository(notebook):
     first = "".join(code_cells(notebook)[0]["source"])
     assert 'if "google.colab" in sys.modules' in first
-    urls = re.findall(r"git\+(https://[^\"\s]+)", first)
+    urls = re.findall(r'REPOSITORY = "(https://[^"]+)"', first)
     assert urls == [REPOSITORY], f"{notebook.name} installs from {urls}, _config.yml says {REPOSITORY}"
+    assert 'git+{REPOSITORY}"' in first, f"{notebook.name}: the %pip line must install from REPOSITORY"
     assert "[offline]" not in first, f"{notebook.name}: Colab reaches the hub; the offline model bundles are not needed there"
     assert "embedlib.setup(" in first
 

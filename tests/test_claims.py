@@ -162,6 +162,9 @@ def test_a_finding_quoting_a_value_nobody_glued_is_an_error():
     with pytest.raises(KeyError, match="the finding of C99 quotes .*`nope`"):
         fill_glue("measured {glue:text}`nope:.2f` here", {"yes": "1"}, "the finding of C99")
     assert fill_glue("{glue:text}`yes:.2f` and {glue:text}`yes`", {"yes": "1"}) == "1.00 and 1"
+    assert fill_glue("{glue:text}`nope`", {}, missing="[?]") == "[?]"
+    page = verdict_page(CLAIMS, set(), set(), glued={})  # no chapter notebook at hand (Colab)
+    assert "{glue:text}" not in page and "[measured in the chapter]" in page
 
 
 @pytest.mark.parametrize("claim", JUDGED, ids=lambda c: c.id)

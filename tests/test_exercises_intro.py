@@ -48,6 +48,9 @@ WRONG_ANSWERS = [
     (lambda a, b: a * b / (a.norm() * b.norm()), "has shape (2,)"),
     (lambda a, b: (a @ b) / 0.0, "division by zero"),
     (lambda a, b: F.cosine_similarity(a, b), "raised IndexError"),  # dim=1 on 1-D input
+    (lambda a, b: F.cosine_similarity(a, b), "pass dim=0"),
+    (lambda a, b: a @ b / a.norm() * b.norm(), "in parentheses"),  # precedence slip
+    (lambda a, b: a.dot(b) / a.norm() * b.norm(), "divide by their product"),
     (lambda a, b: "0.5", "numbers"),
     (lambda a, b: None, "forget `return`"),
 ]

@@ -37,19 +37,25 @@ def one_hot_by_comparison(table, ids):
 
 def one_hot_by_scatter(table, ids):
     flat = ids.flatten()
-    one_hot = torch.zeros(flat.numel(), table.shape[0])
+    one_hot = torch.zeros(flat.numel(), table.shape[0], dtype=table.dtype)
     one_hot[torch.arange(flat.numel()), flat] = 1.0  # indexes the one-hot, not the table
     return (one_hot @ table).reshape(*ids.shape, table.shape[1])
 
 
 def one_hot_einsum(table, ids):
-    return torch.einsum("...v,vd->...d", F.one_hot(ids, num_classes=len(table)).float(), table)
+    one_hot = F.one_hot(ids, num_classes=len(table)).to(table.dtype)
+    return torch.einsum("...v,vd->...d", one_hot, table)
 
 
 def test_cases_leave_out_the_last_id():
     """Without id V - 1, F.one_hot(ids) without num_classes has fewer than V columns."""
     for table, ids in _ONE_HOT_CASES:
         assert int(ids.max()) < table.shape[0] - 1
+
+
+def test_cases_include_a_float64_table():
+    """The task asks for the table's dtype; a float64 case catches a hard-coded .float()."""
+    assert any(table.dtype == torch.float64 for table, _ in _ONE_HOT_CASES)
 
 
 def assert_verdict(verdict, status, hint):
@@ -88,6 +94,16 @@ def test_one_hot_correct_forms(answer):
     (lambda table, ids: F.one_hot(ids.flatten(), table.shape[0]).float() @ table, "shape"),
     (lambda table, ids: 2 * one_hot_reference(table, ids), "wrong at index"),
     (lambda table, ids: None, "forget `return`"),
+    # no conversion: int64 one-hot times a float table
+    (lambda table, ids: F.one_hot(ids, table.shape[0]) @ table, "one_hot.to(table.dtype)"),
+    (lambda table, ids: F.one_hot(ids, table.shape[0]) @ table, "raised RuntimeError"),
+    # .float() everywhere: fails on the float64 table
+    (lambda table, ids: F.one_hot(ids, table.shape[0]).float() @ table, "to(table.dtype)"),
+    (lambda table, ids: torch.einsum("...v,vd->...d", F.one_hot(ids, len(table)).float(),
+                                     table), "to(table.dtype)"),
+    # .float() on both: runs, but returns float32 for the float64 table
+    (lambda table, ids: F.one_hot(ids, table.shape[0]).float() @ table.float(),
+     "not .float()"),
 ])
 def test_one_hot_wrong_answers(answer, hint):
     assert_verdict(check_one_hot_lookup(answer), INCORRECT, hint)
@@ -163,6 +179,12 @@ def test_touched_rows_correct_forms(answer):
     (lambda ids, v: torch.unique(ids)[1:], "shape"),
     (lambda ids, v: torch.unique(ids)[None, :], "flat 1-D"),
     (lambda ids, v: object(), "not a list of row numbers"),
+    # counts instead of row numbers
+    (lambda ids, v: torch.bincount(ids.flatten())[torch.bincount(ids.flatten()) > 0],
+     "counts (how often"),
+    (lambda ids, v: torch.bincount(ids.flatten(), minlength=v), "not row numbers"),
+    (lambda ids, v: torch.bincount(ids.flatten()), "not row numbers"),
+    (lambda ids, v: torch.unique(ids, return_counts=True)[1], "counts"),
 ])
 def test_touched_rows_wrong_answers(answer, hint):
     assert_verdict(check_touched_rows(answer), INCORRECT, hint)

@@ -309,3 +309,42 @@ def test_ranking_gaps():
     assert ranking_gaps([("a", 0.9), ("b", 0.5), ("c", 0.5)]) == pytest.approx([0.4, 0.0])
     with pytest.raises(ValueError, match="sorted"):
         ranking_gaps([("a", 0.1), ("b", 0.5)])
+
+
+def test_degenerate_questions_split_by_a_loop():
+    from embedlib.data import AnalogyQuestion
+    from embedlib.geometry import degenerate_questions
+
+    questions = [
+        AnalogyQuestion("s", "walk", "walk", "run", "run"),  # d == c
+        AnalogyQuestion("s", "a", "b", "c", "b"),  # d == b
+        AnalogyQuestion("s", "walk", "walk", "swim", "swam"),  # a == b, offset zero
+        AnalogyQuestion("s", "man", "king", "woman", "queen"),
+    ]
+    split = degenerate_questions(questions)
+    assert split["answer_in_query"] == questions[:2]
+    assert split["repeated_query"] == [questions[2]]
+    assert split["distinct"] == [questions[3]]
+    assert degenerate_questions([]) == {"answer_in_query": [], "repeated_query": [], "distinct": []}
+
+
+def test_unstemmed_analogy_set_has_no_degenerate_questions():
+    from embedlib.geometry import degenerate_questions
+
+    split = degenerate_questions(analogy_questions())
+    assert not split["answer_in_query"] and not split["repeated_query"]
+
+
+def test_word2vec_with_zero_epochs_returns_the_initial_vectors():
+    from embedlib.word2vec import planted_corpus, train_word2vec
+
+    corpus = planted_corpus(n_sentences=200, seed=0)
+    untrained = train_word2vec(corpus, dim=8, epochs=0, min_count=1, seed=3, progress=False)
+    trained = train_word2vec(corpus, dim=8, epochs=1, min_count=1, seed=3, progress=False)
+    assert untrained.losses == [] and untrained.words_trained == 0
+    assert torch.all(untrained.input_vectors.abs() <= 0.5 / 8)
+    assert untrained.pairs_trained == 0 < trained.pairs_trained
+    assert torch.equal(untrained.output_vectors, torch.zeros_like(untrained.output_vectors))
+    assert not torch.equal(untrained.output_vectors, trained.output_vectors)
+    with pytest.raises(ValueError, match="epochs"):
+        train_word2vec(corpus, dim=8, epochs=-1, min_count=1, progress=False)

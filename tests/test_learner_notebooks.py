@@ -21,10 +21,7 @@ RAW_MYST = re.compile(r"\{(?:glue|term|cite|ref|doc|numref|eq)[\w:]*\}`|```\{|^\
 
 def _markdown(text: str) -> list[str]:
     notebook = json.loads(text)
-    cells = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown"]
-    outputs = ["".join(o["data"]["text/markdown"]) for c in notebook["cells"] if c["cell_type"] == "code"
-               for o in c.get("outputs", []) if "text/markdown" in o.get("data", {})]
-    return cells + outputs
+    return ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown"]
 
 
 def test_every_chapter_has_a_learner_copy_in_sync():
@@ -49,6 +46,7 @@ def test_exercises_are_numbered_from_one_with_folded_solutions(path):
     assert markdown.count("<details>") == markdown.count("</details>") == solutions
     notebook = json.loads(BUILT[path])
     assert not [c for c in notebook["cells"] if "remove-cell" in c["metadata"].get("tags", [])]
+    assert not [c for c in notebook["cells"] if c.get("outputs")], "learner copies carry no outputs"
 
 
 def test_glued_numbers_terms_citations_and_references_become_plain_markdown():

@@ -15,9 +15,13 @@ from embedlib.positional import (
     alibi_bias,
     alibi_slopes,
     apply_rope,
+    causal_lm_losses,
+    dynamic_ntk_factor,
     rope_frequencies,
+    rotated_scores,
     sinusoidal_encoding,
     wavelengths,
+    yarn_ramp,
 )
 
 # ---------------------------------------------------------------- slow, obviously correct references
@@ -252,9 +256,12 @@ def test_alibi_slopes_match_the_reference_recursion(n):
 
 @pytest.mark.parametrize("n", [1, 4, 6, 8, 12, 16, 112])
 def test_alibi_slopes_match_bloom(n):
-    from transformers.models.bloom.modeling_bloom import _get_alibi_slopes
+    """BLOOM's public build_alibi_tensor (every transformers version the course supports;
+    its private slope helper is newer): at position 1 the bias of head h is its slope."""
+    from transformers.models.bloom.modeling_bloom import build_alibi_tensor
 
-    torch.testing.assert_close(alibi_slopes(n), _get_alibi_slopes(n, torch.device("cpu")))
+    bias = build_alibi_tensor(torch.ones(1, 2), n, torch.float32)  # (heads, 1, positions)
+    torch.testing.assert_close(alibi_slopes(n), bias[:, 0, 1])
 
 
 def test_alibi_slopes_for_eight_heads_are_powers_of_one_half():
@@ -288,3 +295,91 @@ def test_alibi_bias_loop():
 def test_alibi_rejects_bad_head_counts(n):
     with pytest.raises(ValueError, match="positive integer"):
         alibi_slopes(n)
+
+
+# ---------------------------------------------------------------- issue 16: precision, dynamic, YaRN
+
+
+def test_every_scaling_kind_has_a_rule_and_float64_keeps_full_precision():
+    from embedlib.positional import ROPE_SCALING_KINDS, _SCALINGS
+
+    assert tuple(_SCALINGS) == ROPE_SCALING_KINDS
+    exact = 10000.0 ** -(torch.arange(0, 64, 2, dtype=torch.float64) / 64)
+    assert torch.equal(rope_frequencies(64, dtype=torch.float64), exact)
+    assert rope_frequencies(64).dtype == torch.float32
+    # float64 input at a far position: the angles must come from float64 frequencies
+    x = torch.randn(1, 64, dtype=torch.float64)
+    far = 123_457
+    expected = naive_rope(x, [far], 10000.0, "half")
+    torch.testing.assert_close(apply_rope(x, torch.tensor([far])), expected, atol=1e-9, rtol=0)
+
+
+def test_dynamic_factor_is_transformers_slope_and_short_inputs_are_unchanged():
+    scaling = RopeScaling("dynamic", 16.0, 32)
+    assert dynamic_ntk_factor(scaling, 512) == pytest.approx(16 * 512 / 32 - 15)  # 241
+    assert dynamic_ntk_factor(scaling, 20) == 1.0
+    assert scaling.max_positions is None  # adapts to any length: no target
+    one = RopeScaling("dynamic", 1.0, 32)
+    assert dynamic_ntk_factor(one, 512) == pytest.approx(16.0)
+    torch.testing.assert_close(rope_frequencies(16, scaling=one, seq_len=512),
+                               rope_frequencies(16, scaling=RopeScaling("ntk", 16.0, 32)))
+    torch.testing.assert_close(rope_frequencies(16, scaling=one, seq_len=32), rope_frequencies(16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # dynamic never warns about length
+        apply_rope(torch.randn(600, 16), scaling=one, trained_length=32)
+
+
+def test_yarn_at_head_size_16_and_factor_16_is_nearly_plain_interpolation():
+    scaling = RopeScaling("yarn", 16.0, 32)
+    assert yarn_ramp(16, 10000.0, scaling).tolist() == [0.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    plain, scaled = rope_frequencies(16), rope_frequencies(16, scaling=scaling)
+    assert scaled[0] == plain[0]
+    torch.testing.assert_close(scaled[2:], plain[2:] / 16)
+
+
+# ---------------------------------------------------------------- real decoders: a tiny random LLaMA
+
+
+def _tiny_llama():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=16)
+    return LlamaForCausalLM(config).eval()
+
+
+def test_causal_lm_losses_equal_full_logits_cross_entropy():
+    model, ids = _tiny_llama(), torch.randint(0, 50, (40,))
+    with torch.no_grad():
+        logits = model(input_ids=ids[None]).logits[0]  # [40, 50]
+    expected = torch.nn.functional.cross_entropy(logits[:-1], ids[1:], reduction="none")
+    torch.testing.assert_close(causal_lm_losses(model, ids, chunk=7), expected, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="one sequence"):
+        causal_lm_losses(model, ids[None])
+
+
+def test_rotated_scores_depend_on_offsets_only():
+    from transformers.models.llama import modeling_llama
+
+    original = modeling_llama.apply_rotary_pos_emb
+    model, ids = _tiny_llama(), torch.randint(0, 50, (12,))
+    plain = torch.arange(12)
+    scores = rotated_scores(model, ids, plain, layer=1)
+    assert scores.shape == (4, 12, 12)
+    assert modeling_llama.apply_rotary_pos_emb is original  # patched only during the call
+    shifted = rotated_scores(model, ids, plain + 1000, layer=1)
+    causal = torch.ones(12, 12, dtype=torch.bool).tril()
+    torch.testing.assert_close(shifted[:, causal], scores[:, causal], atol=1e-3, rtol=1e-3)
+    doubled = rotated_scores(model, ids, 2 * plain, layer=1)
+    assert (doubled - scores)[:, causal].abs().max() > 1e-2
+    # layer 0 by hand: q_proj, k_proj, then RoPE at the positions, keys repeated for GQA
+    attention = model.model.layers[0].self_attn
+    with torch.no_grad():
+        x = model.model.layers[0].input_layernorm(model.model.embed_tokens(ids[None]))  # [1, 12, 32]
+        q = attention.q_proj(x).view(1, 12, 4, 8).transpose(1, 2)
+        k = attention.k_proj(x).view(1, 12, 2, 8).transpose(1, 2)
+        q = apply_rope(q.double()).float()
+        k = apply_rope(k.double()).float().repeat_interleave(2, dim=1)
+    torch.testing.assert_close(rotated_scores(model, ids, plain, layer=0), (q @ k.transpose(-2, -1))[0] / math.sqrt(8),
+                               atol=1e-5, rtol=1e-4)

@@ -16,6 +16,7 @@ from embedlib.tinylm import (
     TinyLMConfig,
     bin_means,
     lee_char_corpus,
+    loss_by_input_length,
     loss_by_position,
     random_windows,
     train_lm,
@@ -158,3 +159,32 @@ def test_one_layer_windowed_model_only_sees_the_last_window(positions):
     model.set_attention_window(None)
     for t in (7, 20, 39):
         torch.testing.assert_close(windowed[0, t], model(ids[:, t - 7 : t + 1])[0, -1], atol=1e-5, rtol=1e-5)
+
+
+def test_setters_change_the_models_own_config_not_the_callers():
+    config = small("rope")
+    model = TinyLM(config)
+    model.set_rope_scaling(RopeScaling("linear", 2.0, 12))
+    model.set_attention_window(4)
+    assert config.rope_scaling is None and config.attention_window is None
+    assert all(block.config is model.config for block in model.blocks)
+    assert model.config.rope_scaling.kind == "linear" and model.config.attention_window == 4
+    other = TinyLM(config)  # a second model from the same config starts plain
+    assert other.config.rope_scaling is None
+
+
+def test_loss_by_input_length_reads_each_bin_at_its_own_length():
+    model = TinyLM(small("rope"))
+    ids = torch.randint(0, 11, (400,))
+    edges = (0, 8, 16, 32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RopeLengthWarning)
+        bins = loss_by_input_length(model, ids, edges)
+        expected = [loss_by_position(model, ids, length=b)[a:b].mean().item() for a, b in zip(edges, edges[1:])]
+    assert bins == pytest.approx(expected)
+    # dynamic scaling with inputs no longer than the training length changes nothing
+    plain = loss_by_input_length(model, ids, (0, 8, 12))
+    model.set_rope_scaling(RopeScaling("dynamic", 1.0, 12))
+    assert loss_by_input_length(model, ids, (0, 8, 12)) == pytest.approx(plain)
+    with pytest.raises(ValueError, match="increase"):
+        loss_by_input_length(model, ids, (8, 0))

@@ -26,6 +26,9 @@ _MISTAKES = (
     (lambda a, b: a @ b, "That is the plain dot product: divide by both lengths."),
     (lambda a, b: (a @ b) / a.norm(), "You divided by one length only: divide by both."),
     (lambda a, b: (a @ b) / b.norm(), "You divided by one length only: divide by both."),
+    (lambda a, b: (a @ b) / a.norm() * b.norm(),
+     "You divided by one length and then multiplied by the other: divide by their product, "
+     "in parentheses: (a @ b) / (a.norm() * b.norm())."),
     (lambda a, b: (a @ b) / ((a @ a) * (b @ b)),
      "You divided by the squared lengths: take square roots (a.norm() is one)."),
     (lambda a, b: 1 - (a @ b) / (a.norm() * b.norm()),
@@ -69,7 +72,17 @@ def _as_scalar(value: Any, name: str) -> float:
 def check_cosine(cosine) -> str:
     for a, b in _CASES:
         name = f"cosine({a.tolist()}, {b.tolist()})"
-        got = _as_scalar(run_learner(cosine, a.clone(), b.clone()), name)
+        try:
+            result = run_learner(cosine, a.clone(), b.clone())
+        except LearnerError as error:
+            cause = error.__cause__
+            if isinstance(cause, IndexError) and "out of range" in str(cause):
+                raise LearnerError(
+                    f"{error}. On 1-D vectors pass dim=0: F.cosine_similarity works along "
+                    "dim=1 by default, which a 1-D tensor does not have."
+                ) from cause
+            raise
+        got = _as_scalar(result, name)
         expected = cosine_similarity(a, b).item()
         if math.isclose(got, expected, rel_tol=1e-4, abs_tol=1e-6):
             continue

@@ -38,6 +38,7 @@ _ONE_HOT_CASES = (
     (_table(5, 3), torch.tensor([3, 0, 2])),
     (_table(7, 4), torch.tensor([3, 3, 5, 1])),  # a repeated id
     (_table(11, 2), torch.tensor([[0, 9], [5, 5]])),  # a batch: [B, T]
+    (_table(13, 3).double(), torch.tensor([4, 0, 11])),  # float64: "the table's dtype"
 )
 
 # Functions that read rows of a tensor by position: the method the exercise rules out.
@@ -106,8 +107,17 @@ def _run_recorded(
     try:
         with recorder:
             result = run_learner(function, table, ids)
-    except LearnerError:
+    except LearnerError as error:
         _check_one_hot_width(recorder, table, name)  # the likely cause of a shape error
+        cause = str(error.__cause__ or "")
+        if isinstance(error.__cause__, RuntimeError) and (
+            "dtype" in cause or "scalar type" in cause
+        ):
+            raise LearnerError(
+                f"In {name}, {error}. The one-hot matrix and this "
+                f"{str(table.dtype).removeprefix('torch.')} table must share a dtype "
+                "(F.one_hot returns int64): convert with one_hot.to(table.dtype)."
+            ) from error.__cause__
         raise
     _check_one_hot_width(recorder, table, name)
     if recorder.row_reads:
@@ -148,6 +158,15 @@ def check_one_hot_lookup(one_hot_lookup) -> str:
             raise LearnerError(
                 f"{name} has shape {shape}, one number per id: each id should give "
                 f"a whole row of width {table.shape[1]}."
+            )
+        got_dtype = getattr(got, "dtype", None)
+        if isinstance(got_dtype, torch.dtype) and got_dtype.is_floating_point and (
+            torch.finfo(got_dtype).bits < torch.finfo(table.dtype).bits
+        ):
+            raise LearnerError(
+                f"{name} has dtype {str(got_dtype).removeprefix('torch.')}, but the table "
+                f"is {str(table.dtype).removeprefix('torch.')}: convert the one-hot "
+                "matrix with .to(table.dtype), not .float(), so no precision is lost."
             )
         compare_or_diagnose(got, expected, name=name, mistakes=[
             (lambda: lookup(table, (ids + 1) % table.shape[0]),
@@ -242,6 +261,21 @@ def _rows_with_gradient(vocab_size: int, ids: torch.Tensor) -> torch.Tensor:
     return (embedding.weight.grad != 0).any(dim=1).nonzero().flatten()  # sorted row ids
 
 
+def _looks_like_counts(got: torch.Tensor, ids: torch.Tensor, vocab_size: int) -> bool:
+    """Whether ``got`` is how often ids occur (a bincount) rather than which rows occur."""
+    if got.is_floating_point() and not torch.equal(got, got.round()):
+        return False
+    flat = ids.flatten()
+    counts = (
+        torch.bincount(flat),  # one count per row up to the largest id
+        torch.bincount(flat, minlength=vocab_size),  # one count per row of the table
+        torch.unique(flat, return_counts=True)[1],  # the counts of the rows present
+    )
+    return any(
+        got.shape == c.shape and torch.equal(got.long(), c) for c in counts
+    ) and not torch.equal(got.long(), torch.unique(flat))
+
+
 def _as_rows(got: Any, name: str) -> torch.Tensor:
     """The learner's rows as a tensor; a set (no order) is sorted first."""
     if isinstance(got, (set, frozenset)):
@@ -275,6 +309,12 @@ def check_touched_rows(touched_rows) -> str:
             raise LearnerError(
                 f"{name} has shape {tuple(got.shape)}; return a flat 1-D tensor of "
                 "row numbers."
+            )
+        if _looks_like_counts(got, ids, vocab_size):
+            raise LearnerError(
+                f"{name} returned counts (how often each row occurs), not row numbers: "
+                "return the rows whose count is above 0, e.g. "
+                "torch.bincount(ids.flatten(), minlength=vocab_size).nonzero().flatten()."
             )
         if got.numel() == vocab_size:
             raise LearnerError(
