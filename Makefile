@@ -50,6 +50,10 @@ test-lower: $(STAMP)
 learner: $(STAMP)
 	$(BIN)/python scripts/learner_notebooks.py
 
+## format: the notebooks' code cells at 88 columns (the site's code column), with ruff
+format: $(STAMP)
+	$(BIN)/ruff format --line-length 88 --no-cache chapters
+
 ## lab: open the learner notebooks in JupyterLab (authors edit chapters/: jupyter lab chapters)
 lab: $(STAMP)
 	$(BIN)/jupyter lab learner
