@@ -8,10 +8,28 @@ reads it with :func:`load_retrieval_benchmark` and prints it with :func:`retriev
 from __future__ import annotations
 
 import json
+import os
+import platform
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 RETRIEVAL = RESULTS / "bench_retrieval.json"
+
+
+def machine_facts() -> dict[str, object]:
+    """Where a stored result was computed: system, architecture, CPU model, cores, threads."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"system": platform.system(), "machine": platform.machine(), "cpu": cpu,
+            "cores": os.cpu_count(), "threads": torch.get_num_threads()}
 
 
 def stored_result(name: str) -> dict:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import pathlib
 import platform
 import sys
@@ -31,21 +30,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from embedlib.tinylm import TinyLMConfig, bin_means, lee_char_corpus, loss_by_position, train_lm  # noqa: E402
+from embedlib.bench_results import machine_facts  # noqa: E402
 
 DEFAULT_OUT = ROOT / "embedlib" / "results" / "rope_base_sweep.json"
-
-
-def machine() -> dict[str, object]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"system": platform.system(), "machine": platform.machine(), "cpu": cpu,
-            "cores": os.cpu_count(), "threads": torch.get_num_threads()}
 
 
 def versions() -> dict[str, str]:
@@ -96,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "script": "scripts/rope_base_sweep.py",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(), "versions": versions(),
+        "machine": machine_facts(), "versions": versions(),
         "settings": {"bases": args.bases, "seeds": args.seeds, "steps": args.steps,
                      "train_len": args.train_len, "eval_len": args.eval_len, "d_model": 64,
                      "n_layers": 2, "n_heads": 4, "head_dim": 16, "batch_size": 32, "lr": 5e-3},

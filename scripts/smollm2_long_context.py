@@ -27,7 +27,6 @@ import datetime
 import importlib.util
 import json
 import logging
-import os
 import pathlib
 import platform
 import resource
@@ -41,6 +40,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from embedlib.data import read_text  # noqa: E402
+from embedlib.bench_results import machine_facts  # noqa: E402
 from embedlib.positional import causal_lm_losses, rope_offset_check  # noqa: E402
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -78,19 +78,6 @@ def versions() -> dict[str, str]:
         except PackageNotFoundError:
             found[package] = "not installed"
     return found
-
-
-def machine() -> dict[str, object]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"system": platform.system(), "machine": platform.machine(), "cpu": cpu,
-            "cores": os.cpu_count(), "threads": torch.get_num_threads()}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -139,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "script": "scripts/smollm2_long_context.py",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(), "versions": versions(), "model": source,
+        "machine": machine_facts(), "versions": versions(), "model": source,
         "quantisation": "Q4_1 GGUF dequantised to float32",
         "attention": model.config._attn_implementation,
         "config": {"rope_parameters": dict(model.config.rope_parameters),
