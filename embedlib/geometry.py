@@ -112,10 +112,11 @@ BYTE_BPE_SPACE = "\u0120"  # "Ġ": how byte-level BPE (GPT-2, LLaMA 3, SmolLM2) 
 
 
 def decoder_word_vectors(model, tokenizer, pattern: str = r"[a-z]+") -> WordVectors:
-    """The rows of a byte-level BPE model's input table whose token is a whole word after a space.
+    """The rows of a byte-level BPE model's input table whose token begins a word.
 
-    Keeps tokens spelled ``"Ġ" + word`` (``"Ġ"`` is the byte-level BPE symbol of a leading
-    space) with ``word`` fully matching ``pattern``: the form a word takes inside running text.
+    Keeps tokens spelled ``"Ġ" + letters`` (``"Ġ"`` is the byte-level BPE symbol of a leading
+    space) with the letters fully matching ``pattern``: a whole word as it appears inside
+    running text (``"Ġwater"``) or the first piece of a longer one (``"Ġcon"``).
     Rows keep the tokenizer's id order, which for BPE follows merge order (frequent words
     first). Words are returned without the ``"Ġ"``. SmolLM2: ``decoder_word_vectors(model,
     tokenizer)`` with :func:`embedlib.load_model("smollm2") <embedlib.models.load_model>`.

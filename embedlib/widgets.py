@@ -182,8 +182,11 @@ const data = {data};
 const root = document.getElementById("{uid}");
 {library}
 {script}
-window.addEventListener("resize", draw);
-draw();
+// draw once the canvases have a size (not while a folded cell or a hidden tab hides them),
+// and again whenever the widget's width changes
+const redraw = () => {{ if (root.querySelector("canvas").clientWidth > 0) draw(); }};
+new ResizeObserver(redraw).observe(root);
+redraw();
 }})();
 </script>
 </div>"""
@@ -201,8 +204,8 @@ def widget_html(
     """One self-contained interactive figure: controls, canvases, a status line and a script.
 
     ``canvases`` maps each canvas's name (its ``data-name``) to its alt text; ``script`` must
-    define ``draw()`` (called once and on every resize) and may use ``data``, ``root`` and the
-    functions of ``CHART_JS``. ``aspects`` gives a canvas another shape than 4 / 3
+    define ``draw()`` (called once and whenever the widget's size changes) and may use ``data``, ``root`` and the
+    functions of ``CHART_JS``; it is not called while the canvases have no size. ``aspects`` gives a canvas another shape than 4 / 3
     (e.g. ``{"dials": "1 / 1"}``). In a notebook: ``IPython.display.HTML(widget_html(...))``.
     """
     check_uid(uid)
