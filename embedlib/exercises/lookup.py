@@ -7,7 +7,6 @@ answers differ from the right one, and names the slip when it recognises it.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, Callable
 
 import numpy as np
@@ -18,6 +17,7 @@ from torch.overrides import TorchFunctionMode
 from ..lookup import lookup, table_bytes
 from .core import (
     LearnerError,
+    as_count,
     checker,
     compare_or_diagnose,
     compare_values,
@@ -187,31 +187,11 @@ _BYTES_CASES = (
 )
 
 
-def _as_number(value: Any, name: str) -> float | int:
-    """A learner's count as a Python number: ints, numpy scalars, 0-d tensors, floats."""
-    if isinstance(value, (bool, np.bool_)) or isinstance(value, (str, bytes)):
-        raise LearnerError(f"{name} returned {value!r}; return a number of bytes.")
-    if isinstance(value, (torch.Tensor, np.ndarray)):
-        size = value.numel() if isinstance(value, torch.Tensor) else value.size
-        if size != 1:
-            raise LearnerError(
-                f"{name} returned an array of shape {tuple(value.shape)}; "
-                "return one number of bytes."
-            )
-        value = value.item()
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    kind = type(value).__name__
-    raise LearnerError(f"{name} returned {kind}; return a number of bytes.")
-
-
 @checker("bytes of an embedding table")
-def check_table_bytes(bytes_of_table) -> str:
+def check_table_bytes(bytes_of_table: Callable[..., Any]) -> str:
     for vocab_size, dim, dtype in _BYTES_CASES:
         name = f"bytes_of_table({vocab_size:_}, {dim:_}, {dtype!r})"
-        got = _as_number(run_learner(bytes_of_table, vocab_size, dim, dtype), name)
+        got = as_count(run_learner(bytes_of_table, vocab_size, dim, dtype), name)
         expected = table_bytes(vocab_size, dim, dtype)
         if got == expected:
             continue
@@ -237,7 +217,7 @@ def check_table_bytes(bytes_of_table) -> str:
                 f"{name} = {got:,} assumes 4 bytes per value; "
                 f"{dtype} takes {per_value}."
             )
-        if isinstance(got, float) and not got.is_integer():
+        if isinstance(got, float):  # as_count keeps only a fraction as a float
             raise LearnerError(
                 f"{name} = {got:.6g} is a fraction; a count of bytes is a whole number "
                 "(use // or int())."
