@@ -186,6 +186,9 @@ def test_units_hint_comes_before_the_fraction_hint():
     lambda ids, v: np.unique(ids.numpy()),
     lambda ids, v: torch.bincount(ids.flatten(), minlength=v).nonzero().flatten(),
     lambda ids, v: torch.unique(ids).float(),
+    lambda ids, v: torch.unique(ids).tolist(),
+    lambda ids, v: tuple(np.unique(ids.numpy()).astype(np.int32)),
+    lambda ids, v: frozenset(ids.flatten().tolist()),
 ])
 def test_touched_rows_correct_forms(answer):
     assert_verdict(check_touched_rows(answer), CORRECT, "each once")
@@ -195,6 +198,13 @@ def test_touched_rows_correct_forms(answer):
     (lambda ids, v: ids.flatten(), "still one row"),
     (lambda ids, v: torch.arange(v), "only rows of ids"),
     (lambda ids, v: torch.bincount(ids.flatten(), minlength=v) > 0, "boolean mask"),
+    # the mask in other dtypes, once told "lists all 10 rows"
+    (lambda ids, v: (torch.bincount(ids.flatten(), minlength=v) > 0).long(), "boolean mask"),
+    (lambda ids, v: (torch.bincount(ids.flatten(), minlength=v) > 0).float(), "boolean mask"),
+    (lambda ids, v: (torch.bincount(ids.flatten(), minlength=v) > 0).tolist(), "boolean mask"),
+    (lambda ids, v: np.isin(np.arange(v), ids.numpy()), "boolean mask"),
+    (lambda ids, v: torch.unique(ids).to(torch.complex64), "is complex: return real"),  # was a crash
+    (lambda ids, v: "1 3 7", "not a list of row numbers"),
     (lambda ids, v: torch.unique(ids).flip(0), "not sorted"),
     (lambda ids, v: torch.unique(ids)[1:], "shape"),
     (lambda ids, v: torch.unique(ids)[None, :], "flat 1-D"),

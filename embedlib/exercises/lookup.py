@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-import numpy as np
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
@@ -17,6 +16,7 @@ from torch.overrides import TorchFunctionMode
 from ..lookup import lookup, table_bytes
 from .core import (
     LearnerError,
+    as_array,
     as_count,
     checker,
     compare_or_diagnose,
@@ -243,7 +243,7 @@ def _rows_with_gradient(vocab_size: int, ids: torch.Tensor) -> torch.Tensor:
 
 def _looks_like_counts(got: torch.Tensor, ids: torch.Tensor, vocab_size: int) -> bool:
     """Whether ``got`` is how often ids occur (a bincount) rather than which rows occur."""
-    if got.is_floating_point() and not torch.equal(got, got.round()):
+    if not torch.equal(got, got.round()):
         return False
     flat = ids.flatten()
     counts = (
@@ -257,25 +257,29 @@ def _looks_like_counts(got: torch.Tensor, ids: torch.Tensor, vocab_size: int) ->
 
 
 def _as_rows(got: Any, name: str) -> torch.Tensor:
-    """The learner's rows as a tensor; a set (no order) is sorted first."""
-    if isinstance(got, (set, frozenset)):
-        got = sorted(got)
+    """The learner's rows as a float64 tensor, read by :func:`~.core.as_array` (a set has
+    no order to get wrong: it is sorted); this exercise's advice follows its hints."""
     try:
-        return torch.as_tensor(np.asarray(got))
-    except (TypeError, ValueError, RuntimeError) as error:
+        return torch.from_numpy(as_array(got, name, unordered=True))
+    except LearnerError as error:
         raise LearnerError(
-            f"{name} returned {type(got).__name__}, which is not a list of row "
-            "numbers; return a 1-D tensor, a list or a set of ints."
+            f"{error} That is not a list of row numbers; return a 1-D tensor, a list or "
+            "a set of ints."
         ) from error
 
 
+def _is_mask(got: torch.Tensor, vocab_size: int) -> bool:
+    """Whether ``got`` holds one 0/1 flag per row of the table: a mask, in any dtype."""
+    return got.numel() == vocab_size and bool(((got == 0) | (got == 1)).all())
+
+
 @checker("rows that get gradient")
-def check_touched_rows(touched_rows) -> str:
+def check_touched_rows(touched_rows: Callable[..., Any]) -> str:
     for vocab_size, ids in _ROW_CASES:
         name = f"touched_rows({ids.tolist()}, {vocab_size})"
         got = _as_rows(run_learner(touched_rows, ids.clone(), vocab_size), name)
         expected = _rows_with_gradient(vocab_size, ids)
-        if got.dtype == torch.bool:
+        if _is_mask(got, vocab_size):
             raise LearnerError(
                 f"{name} returned a boolean mask; return the row numbers, "
                 "e.g. mask.nonzero().flatten()."
@@ -301,7 +305,7 @@ def check_touched_rows(touched_rows) -> str:
                 f"{name} lists all {vocab_size} rows, but only rows of ids in the "
                 "batch get gradient."
             )
-        if got.is_floating_point() and torch.equal(got, got.round()):
+        if torch.equal(got, got.round()):
             got = got.long()  # 3.0 names row 3
         if got.numel() == expected.numel() and not torch.equal(got.sort().values, got):
             raise LearnerError(
