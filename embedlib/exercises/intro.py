@@ -73,7 +73,9 @@ def check_cosine(cosine: Callable[[torch.Tensor, torch.Tensor], Any]) -> str:
         expected = cosine_similarity(a, b).item()
         if math.isclose(got, expected, rel_tol=1e-4, abs_tol=1e-6):
             continue
-        message = f"{name} should be {format_number(expected)}, got {format_number(got)}."
+        message = (
+            f"{name} should be {format_number(expected)}, got {format_number(got)}."
+        )
         for wrong, advice in _MISTAKES:
             if math.isclose(got, float(wrong(a, b)), rel_tol=1e-4, abs_tol=1e-6):
                 raise LearnerError(f"{message} {advice}")

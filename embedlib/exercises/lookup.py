@@ -257,14 +257,14 @@ def _looks_like_counts(got: torch.Tensor, ids: torch.Tensor, vocab_size: int) ->
 
 
 def _as_rows(got: Any, name: str) -> torch.Tensor:
-    """The learner's rows as a float64 tensor, read by :func:`~.core.as_array` (a set has
-    no order to get wrong: it is sorted); this exercise's advice follows its hints."""
+    """The learner's rows as a float64 tensor, read by :func:`~.core.as_array` (a set
+    has no order to get wrong: it is sorted); this exercise's advice follows its hints."""
     try:
         return torch.from_numpy(as_array(got, name, unordered=True))
     except LearnerError as error:
         raise LearnerError(
-            f"{error} That is not a list of row numbers; return a 1-D tensor, a list or "
-            "a set of ints."
+            f"{error} That is not a list of row numbers; return a 1-D tensor, a list "
+            "or a set of ints."
         ) from error
 
 

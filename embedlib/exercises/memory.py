@@ -2,10 +2,10 @@
 
 Answers are whole numbers of bytes or tokens. Any form of a number is accepted (``int``,
 a NumPy integer such as ``np.prod``'s, a float with no fractional part, a one-element
-tensor or array: the shared :func:`embedlib.exercises.core.as_count`). A wrong answer is compared, in this order, with the usual slips (K or
-V forgotten, layers forgotten, GiB or GB instead of bytes, rounding up, ...) to name the
-one it was; only then is a fractional answer told to round, and a too-large one that it
-does not fit.
+tensor or array: the shared :func:`embedlib.exercises.core.as_count` reads them). A wrong
+answer is compared, in this order, with the usual slips (K or V forgotten, layers
+forgotten, GiB or GB instead of bytes, rounding up, ...) to name the one it was; only then
+is a fractional answer told to round, and a too-large one that it does not fit.
 """
 
 from __future__ import annotations
