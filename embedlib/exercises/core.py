@@ -101,7 +101,7 @@ def _numeric(value: Any, name: str, *, unordered: bool = False) -> np.ndarray:
     except (TypeError, ValueError) as error:
         raise LearnerError(f"{name} should be numbers (a tensor, array or float), got {type(value).__name__}.") from error
     if array.dtype == object and array.ndim == 0:
-        array = _real_scalar(value, name)  # Fraction, Decimal, an int too large for int64
+        array = _real_scalar(value, name, array)
     if np.iscomplexobj(array):
         raise LearnerError(f"{name} is complex: return real numbers.")
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
@@ -109,14 +109,15 @@ def _numeric(value: Any, name: str, *, unordered: bool = False) -> np.ndarray:
     return array
 
 
-def _real_scalar(value: Any, name: str) -> np.ndarray:
-    """A Python number NumPy keeps as an object (``Fraction``, ``Decimal``, ``2**70``) as float64."""
+def _real_scalar(value: Any, name: str, array: np.ndarray) -> np.ndarray:
+    """``value`` as float64 if it is a number NumPy keeps as an object (``Fraction``,
+    ``Decimal``, an int beyond int64); otherwise ``array`` unchanged, for the caller's hint."""
     try:
         return np.asarray(float(value))
     except OverflowError as error:
         raise LearnerError(f"{name} is too large for any float: check the formula.") from error
-    except (TypeError, ValueError) as error:
-        raise LearnerError(f"{name} should be numbers (a tensor, array or float), got {type(value).__name__}.") from error
+    except (TypeError, ValueError):
+        return array
 
 
 def as_number(value: Any, name: str = "the result") -> float:
