@@ -51,6 +51,7 @@ def test_correct_forms_are_accepted(answer):
 WRONG_ANSWERS = [
     (lambda a, b: a @ b, "plain dot product"),
     (lambda a, b: (a @ b) / a.norm(), "one length only"),
+    (lambda a, b: (a @ b) / b.norm(), "one length only"),
     (lambda a, b: (a @ b) / ((a @ a) * (b @ b)), "squared lengths"),
     (lambda a, b: 1 - reference(a, b), "cosine distance"),
     (lambda a, b: torch.arccos(reference(a, b).clamp(-1, 1)), "angle in radians"),

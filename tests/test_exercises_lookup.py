@@ -150,6 +150,9 @@ def test_table_bytes_correct_forms(answer):
     (lambda v, d, dtype: v * d * dtype_bytes(dtype) / 1e9, "in GB (1e9)"),
     (lambda v, d, dtype: v * d * dtype_bytes(dtype) / 2**30, "in GiB (2**30)"),
     (lambda v, d, dtype: v * d * dtype_bytes(dtype) / 1e6, "in MB (1e6)"),
+    (lambda v, d, dtype: v * d * dtype_bytes(dtype) / 2**20, "in MiB (2**20)"),
+    (lambda v, d, dtype: v * d * dtype_bytes(dtype) + 1,
+     "should be 46,881,792 bytes, got 46,881,793."),
     (lambda v, d, dtype: v * d * 4, "assumes 4 bytes per value"),  # float32 for all
     (lambda v, d, dtype: v * d * dtype_bytes(dtype) / 1024 / 7, "a fraction"),
     (lambda v, d, dtype: str(v * d * 4), "got the text '"),

@@ -163,6 +163,10 @@ VOCAB_WRONG = {
     "no bytes": (lambda V, d, b, tied: (1 if tied else 2) * V * d, "bytes per value"),
     "MiB": (lambda V, d, b, tied: (1 if tied else 2) * V * d * b / 2**20, "not MiB"),
     "GiB": (lambda V, d, b, tied: (1 if tied else 2) * V * d * b / 2**30, "not GiB"),
+    "a fraction": (
+        lambda V, d, b, tied: (1 if tied else 2) * V * d * b / 7,
+        "A fraction: bytes are whole numbers",
+    ),
     "a tensor of two numbers": (
         lambda V, d, b, tied: torch.tensor([V * d * b, V * d * b]),
         "one number",
