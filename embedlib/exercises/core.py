@@ -148,7 +148,8 @@ def as_count(value: Any, name: str = "the result") -> int | float:
     Any form :func:`as_number` accepts. Unlike :func:`as_whole_number`, a fraction is not
     refused here: a checker first compares it with the slips that produce one (a size in GiB
     where bytes were asked) and names that slip, and only then asks the learner to round.
-    NaN and infinity are refused with a hint.
+    NaN and infinity are refused with a hint. (:func:`embedlib.shapes.as_count` is another
+    thing: it validates a library argument and refuses any float.)
     """
     number = as_number(value, name)
     if not math.isfinite(number):
