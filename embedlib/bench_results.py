@@ -56,6 +56,29 @@ def variant(result: dict, name: str) -> dict:
     raise KeyError(f"no variant {name!r} in the benchmark; it has {names}")
 
 
+FUNNEL_FAMILIES = {  # label -> the start of its variants' names in the benchmark
+    "fp32 prefix, fp32 rerank": "fast funnel fp32",
+    "bf16 prefix, fp32 rerank": "fast funnel bf16 prefix",
+    "bf16 prefix, bf16 rerank": "fast funnel bf16 (bf16",
+    "int8 prefix, fp32 rerank": "fast funnel int8",
+}
+
+
+def funnel_families(result: dict) -> dict[str, list[dict]]:
+    """The fast funnel's variants grouped by the precision of shortlist and rerank, by T."""
+    families = {
+        label: sorted(
+            (r for r in result["variants"] if r["variant"].startswith(prefix)),
+            key=lambda r: r["T"],
+        )
+        for label, prefix in FUNNEL_FAMILIES.items()
+    }
+    empty = [label for label, rows in families.items() if not rows]
+    if empty:
+        raise KeyError(f"the benchmark has no variants for {empty}; re-run bench_retrieval.py")
+    return families
+
+
 def machine_line(result: dict) -> str:
     """Date, CPU, the flags that matter for low precision, and the load during the run."""
     mach = result["machine"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -116,6 +117,30 @@ class WindowLM(nn.Module):
         return h @ weight.T + self.bias  # (B, V)
 
 
+def window_lm_snapshots(
+    model: WindowLM, ids: torch.Tensor, steps: Sequence[int], **train_options
+) -> dict[int, WindowLM]:
+    """Train once, keeping a copy of ``model`` after each number of ``steps``: ``{step: model}``.
+
+    Each copy is the model that :func:`train_window_lm` with the same options and that many
+    steps would give (the seeded batches and the optimizer's state carry on), at the cost
+    of the longest run alone. ``train_options`` as for :func:`train_window_lm`.
+    """
+    from copy import deepcopy
+
+    wanted = sorted(set(steps))
+    if not wanted or wanted[0] < 0:
+        raise ValueError(f"steps={list(steps)}; give one or more step counts >= 0")
+    kept = {0: deepcopy(model)} if wanted[0] == 0 else {}
+
+    def keep(step: int) -> None:
+        if step in wanted:
+            kept[step] = deepcopy(model)
+
+    train_window_lm(model, ids, wanted[-1], after_step=keep, **train_options)
+    return kept
+
+
 def train_window_lm(
     model: WindowLM,
     ids: torch.Tensor,
@@ -124,6 +149,7 @@ def train_window_lm(
     lr: float = 3e-3,
     seed: int = 0,
     optimizer: str = "adam",
+    after_step: Callable[[int], None] | None = None,
 ) -> list[float]:
     """Train ``model`` for ``steps`` steps on random windows of ``ids``; returns the losses.
 
@@ -131,7 +157,9 @@ def train_window_lm(
     SGD, no momentum). The choice matters for rare rows: SGD moves a row in proportion to
     its gradient, which is tiny for a token that is rarely the target, while Adam divides
     each coordinate's step by the root of its running squared gradient, so a small but
-    steady push moves a row about ``lr`` per step however small it is.
+    steady push moves a row about ``lr`` per step however small it is. ``after_step(n)``,
+    if given, is called after step n (1, 2, ...), e.g. to keep copies of the model
+    (:func:`window_lm_snapshots`).
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer={optimizer!r}; choose one of {OPTIMIZERS}")
@@ -141,13 +169,13 @@ def train_window_lm(
     if steps < 0:
         raise ValueError(f"steps={steps} must be >= 0")
     generator = torch.Generator().manual_seed(seed)
-    if optimizer == "adam":
-        step = torch.optim.Adam(model.parameters(), lr=lr)
+    if optimizer == "adam":  # fused: one kernel for all parameters, same update rule
+        step = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
     else:
         step = torch.optim.SGD(model.parameters(), lr=lr)
     offsets = torch.arange(model.window + 1)  # [window + 1]
     losses = []
-    for _ in range(steps):
+    for n in range(1, steps + 1):
         starts = torch.randint(0, ids.numel() - model.window, (batch_size,), generator=generator)
         chunk = ids[starts[:, None] + offsets]  # (B, window + 1)
         logits = model(chunk[:, :-1])  # (B, V)
@@ -156,6 +184,8 @@ def train_window_lm(
         loss.backward()
         step.step()
         losses.append(loss.item())
+        if after_step is not None:
+            after_step(n)
     return losses
 
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from .geometry import WordVectors
 from .similarity import normalize_rows
+from .widgets import check_uid
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class ExplorerData:
     views: dict[str, torch.Tensor]  # name -> [n, 2] coordinates
     neighbours: dict[str, torch.Tensor]  # name -> [n, k] row indices, best first
     scores: dict[str, torch.Tensor]  # name -> [n, k] cosines
+    groups: list[str] = field(default_factory=list)  # legend names; empty: one group
+    group_of: list[int] = field(default_factory=list)  # each word's group, when groups
 
     def to_json(self, digits: int = 3) -> str:
         """The data as compact JSON (coordinates to ``digits`` decimals, cosines to 2)."""
@@ -51,6 +54,8 @@ class ExplorerData:
                     name: nb.tolist() for name, nb in self.neighbours.items()
                 },
                 "scores": {name: rounded(s, 2) for name, s in self.scores.items()},
+                "groups": self.groups,
+                "group_of": self.group_of,
             },
             separators=(",", ":"),
             ensure_ascii=False,
@@ -84,23 +89,36 @@ def full_space_neighbours(
 
 
 def explorer_data(
-    vectors: WordVectors, words: list[str] | None = None, n: int = 2000, k: int = 8
+    vectors: WordVectors,
+    words: list[str] | None = None,
+    n: int = 2000,
+    k: int = 8,
+    groups: dict[str, list[str]] | None = None,
 ) -> ExplorerData:
     """Views and neighbours of ``words`` (default: the first ``n`` words of ``vectors``).
 
     For MiniLM's table (:func:`embedlib.geometry.minilm_word_vectors`) the first rows are in
-    the tokenizer's id order, which for WordPiece roughly follows frequency.
+    the tokenizer's id order, which for WordPiece roughly follows frequency. ``groups`` (legend
+    name -> its words; instead of ``words``) draws each group in its own colour.
     """
+    if groups is not None:
+        if words is not None:
+            raise ValueError("pass words or groups, not both: groups lists the words")
+        words = [w for members in groups.values() for w in members]
     words = list(vectors.words[:n]) if words is None else list(words)
     if len(words) < 3:
         raise ValueError(f"{len(words)} words; the explorer needs at least 3")
+    if groups is not None and len(set(words)) != len(words):
+        raise ValueError("a word is in two groups (or twice in one); give each word once")
     rows = vectors.matrix[vectors.ids(words)]  # [n, d]
     centred = rows - rows.mean(dim=0)  # [n, d]
     views = {"raw": _top_two_axes(rows), "centred": _top_two_axes(centred)}
     neighbours, scores = {}, {}
     for name, matrix in (("raw", rows), ("centred", centred)):
         neighbours[name], scores[name] = full_space_neighbours(matrix, k)
-    return ExplorerData(words, views, neighbours, scores)
+    names = list(groups or {})
+    group_of = [i for i, members in enumerate((groups or {}).values()) for _ in members]
+    return ExplorerData(words, views, neighbours, scores, names, group_of)
 
 
 _TEMPLATE = """<div class="embedding-explorer" id="{uid}" style="max-width:720px">
@@ -147,9 +165,15 @@ _TEMPLATE = """<div class="embedding-explorer" id="{uid}" style="max-width:720px
     const fg = getComputedStyle(root).color || "#222";
     const dark = document.documentElement.dataset.theme === "dark";
     const points = layout();
-    ctx.globalAlpha = dark ? 0.5 : 0.35; ctx.fillStyle = dark ? "#56B4E9" : "#0072B2";
-    for (const [x, y] of points) {{ ctx.fillRect(x - 1.5, y - 1.5, 3, 3); }}
+    // groups: Okabe-Ito blue / orange / green, darker or lighter with the theme
+    const colours = dark ? ["#56B4E9", "#E69F00", "#009E73"] : ["#0072B2", "#E69F00", "#009E73"];
+    ctx.globalAlpha = dark ? 0.5 : 0.35;
+    points.forEach(([x, y], i) => {{ ctx.fillStyle = colours[(data.group_of[i] || 0) % 3];
+      ctx.fillRect(x - 1.5, y - 1.5, 3, 3); }});
     ctx.globalAlpha = 1;
+    data.groups.forEach((name, g) => {{  // the legend, top left
+      ctx.fillStyle = colours[g % 3]; ctx.fillRect(8, 10 + 16 * g, 10, 10);
+      ctx.fillStyle = fg; ctx.font = "12px sans-serif"; ctx.fillText(name, 24, 19 + 16 * g); }});
     ctx.strokeStyle = fg; ctx.lineWidth = 1.5; ctx.beginPath();  // the origin, a cross
     ctx.moveTo(origin[0] - 7, origin[1]); ctx.lineTo(origin[0] + 7, origin[1]);
     ctx.moveTo(origin[0], origin[1] - 7); ctx.lineTo(origin[0], origin[1] + 7); ctx.stroke();
@@ -210,8 +234,7 @@ def explorer_html(
 
     ``uid`` must be unique on the page. In a notebook: ``IPython.display.HTML(explorer_html(d))``.
     """
-    if not uid.replace("-", "").replace("_", "").isalnum():
-        raise ValueError(f"uid={uid!r}; use letters, digits, '-' and '_' only")
+    check_uid(uid)
     label = (
         label
         or f"Scatter plot of {len(data.words)} words; search a word to see its neighbours."

@@ -108,6 +108,33 @@ def minilm_word_vectors(pattern: str = r"[a-z]+") -> WordVectors:
     return WordVectors([t for _, t in kept], table[[i for i, _ in kept]].clone())
 
 
+BYTE_BPE_SPACE = "\u0120"  # "Ġ": how byte-level BPE (GPT-2, LLaMA 3, SmolLM2) spells a leading space
+
+
+def decoder_word_vectors(model, tokenizer, pattern: str = r"[a-z]+") -> WordVectors:
+    """The rows of a byte-level BPE model's input table whose token begins a word.
+
+    Keeps tokens spelled ``"Ġ" + letters`` (``"Ġ"`` is the byte-level BPE symbol of a leading
+    space) with the letters fully matching ``pattern``: a whole word as it appears inside
+    running text (``"Ġwater"``) or the first piece of a longer one (``"Ġcon"``).
+    Rows keep the tokenizer's id order, which for BPE follows merge order (frequent words
+    first). Words are returned without the ``"Ġ"``. SmolLM2: ``decoder_word_vectors(model,
+    tokenizer)`` with :func:`embedlib.load_model("smollm2") <embedlib.models.load_model>`.
+    """
+    table = model.get_input_embeddings().weight.detach()  # [V, d]
+    kept = sorted(
+        (i, t[1:])
+        for t, i in tokenizer.get_vocab().items()
+        if t.startswith(BYTE_BPE_SPACE) and re.fullmatch(pattern, t[1:])
+    )
+    if not kept:
+        raise ValueError(
+            f"no token of the vocabulary is {BYTE_BPE_SPACE!r} + a match of {pattern!r}; "
+            "is this a byte-level BPE tokenizer (GPT-2, LLaMA 3, SmolLM2)?"
+        )
+    return WordVectors([t for _, t in kept], table[[i for i, _ in kept]].clone())
+
+
 def nearest_neighbours(
     vectors: WordVectors, query: str | torch.Tensor, topn: int = 10, exclude: Iterable[str] = ()
 ) -> list[tuple[str, float]]:

@@ -10,6 +10,7 @@ Protocol reference: https://chromedevtools.github.io/devtools-protocol/
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import http.server
 import itertools
@@ -200,3 +201,19 @@ class Chromium:
             params.update(clip={**clip, "scale": 1}, captureBeyondViewport=True)
         data = self.call("Page.captureScreenshot", params)["data"]
         path.write_bytes(base64.b64decode(data))
+
+
+@contextlib.contextmanager
+def page_in_chromium(body: str, root: Path, profile: Path):
+    """Serve ``body`` as ``root/index.html`` and open it: yields (chromium, log, base url).
+
+    Skips the calling test when Chromium is not installed.
+    """
+    import pytest
+
+    executable = chromium_executable()
+    if executable is None:
+        pytest.skip("headless Chromium is not installed (apt-get install chromium)")
+    (root / "index.html").write_text(f"<!doctype html><html><body>{body}</body></html>")
+    with SiteServer(root) as server, Chromium(executable, profile) as chromium:
+        yield chromium, chromium.open(server.url + "index.html"), server.url

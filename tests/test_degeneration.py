@@ -150,3 +150,20 @@ def test_fine_tune_drift_leaves_the_model_alone_and_reports_groups():
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_snapshots_are_the_models_of_shorter_runs():
+    """One run of 30 steps kept at 10 and 30 equals two fresh runs of 10 and of 30 steps."""
+    ids = torch.arange(40) % 7
+    options = {"batch_size": 8, "lr": 1e-2, "seed": 3, "optimizer": "adam"}
+    torch.manual_seed(0)
+    kept = dg.window_lm_snapshots(dg.WindowLM(7, dim=4, window=2, hidden=8), ids, (30, 10), **options)
+    assert sorted(kept) == [10, 30]
+    for steps in (10, 30):
+        torch.manual_seed(0)
+        fresh = dg.WindowLM(7, dim=4, window=2, hidden=8)
+        dg.train_window_lm(fresh, ids, steps=steps, **options)
+        for name, value in fresh.state_dict().items():
+            torch.testing.assert_close(kept[steps].state_dict()[name], value, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="step counts >= 0"):
+        dg.window_lm_snapshots(dg.WindowLM(7, window=2), ids, ())

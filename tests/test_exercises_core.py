@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import decimal
+import fractions
 import math
 import re
 
@@ -10,7 +12,7 @@ import pytest
 import torch
 
 from embedlib.exercises import (
-    LearnerError, as_array, as_id_set, as_number, as_whole_number, checker, compare_values, format_number,
+    LearnerError, as_array, as_count, as_id_set, as_number, as_whole_number, checker, compare_values, format_number,
     run_learner,
 )
 from embedlib.exercises.core import CORRECT, INCORRECT, LINE_WIDTH, NOT_ATTEMPTED, Verdict
@@ -117,3 +119,57 @@ def test_notebook_display_wraps_to_the_page_width():
     lines = repr(verdict).splitlines()
     assert len(lines) > 2 and max(map(len, lines)) <= LINE_WIDTH
     assert str(verdict).count("\n") == 0  # str stays one line for logs and tests
+
+
+@pytest.mark.parametrize(
+    "value",
+    [fractions.Fraction(3), decimal.Decimal(3), np.float16(3.0), torch.tensor(3.0, dtype=torch.bfloat16),
+     torch.tensor([[3]], dtype=torch.int8)],
+)
+def test_rarer_forms_of_one_number(value):
+    """Python numbers NumPy keeps as objects, and bfloat16 (no NumPy dtype), are numbers too."""
+    assert as_number(value) == 3.0 and as_count(value) == 3
+
+
+def test_an_int_beyond_int64_is_a_number_and_one_beyond_float_gets_a_hint():
+    assert as_number(2**70) == float(2**70)
+    with pytest.raises(LearnerError, match="too large for any float"):
+        as_number(10**400)
+
+
+@pytest.mark.parametrize("value", [True, np.True_, torch.tensor(True), np.array([True]), [True]])
+def test_a_boolean_in_any_form_is_not_a_number(value):
+    """Read as 1, a truth value would get the hint of whatever wrong number 1 happens to be."""
+    with pytest.raises(LearnerError, match="is the boolean True: return a number"):
+        as_number(value)
+
+
+def test_booleans_stay_numbers_in_arrays():
+    """Arrays are compared as numbers, masks included: only a single answer is refused."""
+    assert as_array(torch.tensor([True, False])).tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize("value", [complex(1, 2), np.complex64(1), torch.tensor([1.0 + 2.0j])])
+def test_complex_answers_get_a_general_hint(value):
+    with pytest.raises(LearnerError, match=re.escape("is complex: return real numbers.")):
+        as_array(value)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_non_finite_numbers_get_hints_not_crashes(value):
+    assert format_number(value) == str(value)
+    with pytest.raises(LearnerError, match=f"whole number, got {value}"):
+        as_whole_number(value)
+    with pytest.raises(LearnerError, match=f"is {value}: check for a division by zero"):
+        as_count(value)
+
+
+@pytest.mark.parametrize(
+    "value, count",
+    [(3, 3), (np.int64(3), 3), (np.prod([3]), 3), (3.0, 3), (torch.tensor(3.0), 3), (1.5, 1.5),
+     (np.float32(0.25), 0.25)],
+)
+def test_a_count_is_an_int_unless_it_has_a_fraction(value, count):
+    """The fraction is kept so that a checker can name the unit slip (GiB, MiB) first."""
+    got = as_count(value)
+    assert got == count and type(got) is type(count)

@@ -3,6 +3,8 @@ and of realistic wrong answers, each with the hint it should get."""
 
 from __future__ import annotations
 
+import decimal
+import fractions
 import math
 
 import numpy as np
@@ -131,6 +133,11 @@ def test_recording_does_not_leak_into_later_code():
     lambda v, d, dtype: np.prod([v, d, getattr(torch, dtype).itemsize]),  # np.prod
     lambda v, d, dtype: v * d * torch.finfo(getattr(torch, dtype)).bits / 8,  # float, whole
     lambda v, d, dtype: torch.tensor(v * d * getattr(torch, dtype).itemsize),  # 0-d tensor
+    lambda v, d, dtype: torch.tensor([v * d * getattr(torch, dtype).itemsize]),  # one element
+    lambda v, d, dtype: np.float32(v * d * dtype_bytes(dtype)),  # whole, in float32
+    lambda v, d, dtype: [v * d * dtype_bytes(dtype)],  # a list of one
+    lambda v, d, dtype: fractions.Fraction(v * d * dtype_bytes(dtype)),
+    lambda v, d, dtype: decimal.Decimal(v * d * dtype_bytes(dtype)),
 ])
 def test_table_bytes_correct_forms(answer):
     assert_verdict(check_table_bytes(answer), CORRECT, "LLaMA 3")
@@ -143,13 +150,29 @@ def test_table_bytes_correct_forms(answer):
     (lambda v, d, dtype: v * d * dtype_bytes(dtype) / 1e9, "in GB (1e9)"),
     (lambda v, d, dtype: v * d * dtype_bytes(dtype) / 2**30, "in GiB (2**30)"),
     (lambda v, d, dtype: v * d * dtype_bytes(dtype) / 1e6, "in MB (1e6)"),
+    (lambda v, d, dtype: v * d * dtype_bytes(dtype) / 2**20, "in MiB (2**20)"),
+    (lambda v, d, dtype: v * d * dtype_bytes(dtype) + 1,
+     "should be 46,881,792 bytes, got 46,881,793."),
     (lambda v, d, dtype: v * d * 4, "assumes 4 bytes per value"),  # float32 for all
     (lambda v, d, dtype: v * d * dtype_bytes(dtype) / 1024 / 7, "a fraction"),
-    (lambda v, d, dtype: str(v * d * 4), "return a number"),
+    (lambda v, d, dtype: str(v * d * 4), "got the text '"),
     (lambda v, d, dtype: np.array([v, d]), "shape (2,)"),
+    (lambda v, d, dtype: [v, d], "shape (2,)"),
+    (lambda v, d, dtype: True, "is the boolean True"),
+    (lambda v, d, dtype: torch.tensor(v > 0), "is the boolean True"),  # was read as 1 byte
+    (lambda v, d, dtype: math.inf, "is inf: check for a division by zero"),  # was "a fraction"
+    (lambda v, d, dtype: math.nan, "is nan: check for a division by zero"),
+    (lambda v, d, dtype: complex(v * d * dtype_bytes(dtype), 0), "complex"),
+    (lambda v, d, dtype: object(), "should be numbers"),
 ])
 def test_table_bytes_wrong_answers(answer, hint):
     assert_verdict(check_table_bytes(answer), INCORRECT, hint)
+
+
+def test_whole_float_answers_print_as_whole_numbers():
+    """A whole float (``v * d * bits / 8``) prints like the int it is, not as "11,720,448.0"."""
+    message = str(check_table_bytes(lambda v, d, dtype: v * d * 1.0))
+    assert "= 11,720,448 is the number of values" in message, message
 
 
 def test_units_hint_comes_before_the_fraction_hint():
@@ -166,6 +189,9 @@ def test_units_hint_comes_before_the_fraction_hint():
     lambda ids, v: np.unique(ids.numpy()),
     lambda ids, v: torch.bincount(ids.flatten(), minlength=v).nonzero().flatten(),
     lambda ids, v: torch.unique(ids).float(),
+    lambda ids, v: torch.unique(ids).tolist(),
+    lambda ids, v: tuple(np.unique(ids.numpy()).astype(np.int32)),
+    lambda ids, v: frozenset(ids.flatten().tolist()),
 ])
 def test_touched_rows_correct_forms(answer):
     assert_verdict(check_touched_rows(answer), CORRECT, "each once")
@@ -175,6 +201,13 @@ def test_touched_rows_correct_forms(answer):
     (lambda ids, v: ids.flatten(), "still one row"),
     (lambda ids, v: torch.arange(v), "only rows of ids"),
     (lambda ids, v: torch.bincount(ids.flatten(), minlength=v) > 0, "boolean mask"),
+    # the mask in other dtypes, once told "lists all 10 rows"
+    (lambda ids, v: (torch.bincount(ids.flatten(), minlength=v) > 0).long(), "boolean mask"),
+    (lambda ids, v: (torch.bincount(ids.flatten(), minlength=v) > 0).float(), "boolean mask"),
+    (lambda ids, v: (torch.bincount(ids.flatten(), minlength=v) > 0).tolist(), "boolean mask"),
+    (lambda ids, v: np.isin(np.arange(v), ids.numpy()), "boolean mask"),
+    (lambda ids, v: torch.unique(ids).to(torch.complex64), "is complex: return real"),  # was a crash
+    (lambda ids, v: "1 3 7", "not a list of row numbers"),
     (lambda ids, v: torch.unique(ids).flip(0), "not sorted"),
     (lambda ids, v: torch.unique(ids)[1:], "shape"),
     (lambda ids, v: torch.unique(ids)[None, :], "flat 1-D"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fractions
 import math
 
 import numpy as np
@@ -30,6 +31,9 @@ KV_CORRECT = {
     "0-d int tensor": lambda *args: torch.tensor(args).prod() * 2,
     "float with no fraction": lambda L, h, hs, T, b, B: 2.0 * L * h * hs * T * b * B,
     "per token times tokens": lambda L, h, hs, T, b, B: (2 * L * h * hs * b) * (T * B),
+    "one-element array": lambda *args: np.array([np.prod([2, *args])]),
+    "a list of one": lambda *args: [math.prod((2, *args))],
+    "Fraction": lambda *args: fractions.Fraction(math.prod((2, *args))),
 }
 
 KV_WRONG = {
@@ -72,6 +76,10 @@ KV_WRONG = {
     "text": (lambda L, h, hs, T, b, B: "16 GiB", "the text '16 GiB'"),
     "a list": (lambda L, h, hs, T, b, B: [2, L, h, hs, T, b, B], "one number"),
     "a boolean": (lambda *args: True, "boolean"),
+    "NaN": (lambda *args: math.nan, "is nan: check for a division by zero"),
+    "infinity": (lambda *args: np.float64(math.inf), "is inf: check for a division by zero"),
+    "complex": (lambda *args: complex(math.prod((2, *args)), 0), "complex"),
+    "too large for a float": (lambda *args: 10**400, "too large"),
 }
 
 
@@ -120,6 +128,7 @@ BUDGET_WRONG = {
         "more bytes than the budget",
     ),
     "crashes": (lambda M, L, h, hs, b: 1 / 0, "ZeroDivisionError"),
+    "a comparison": (lambda M, L, h, hs, b: M > 2 * L * h * hs * b, "is the boolean True"),
 }
 
 
@@ -154,6 +163,10 @@ VOCAB_WRONG = {
     "no bytes": (lambda V, d, b, tied: (1 if tied else 2) * V * d, "bytes per value"),
     "MiB": (lambda V, d, b, tied: (1 if tied else 2) * V * d * b / 2**20, "not MiB"),
     "GiB": (lambda V, d, b, tied: (1 if tied else 2) * V * d * b / 2**30, "not GiB"),
+    "a fraction": (
+        lambda V, d, b, tied: (1 if tied else 2) * V * d * b / 7,
+        "A fraction: bytes are whole numbers",
+    ),
     "a tensor of two numbers": (
         lambda V, d, b, tied: torch.tensor([V * d * b, V * d * b]),
         "one number",
@@ -200,6 +213,11 @@ def test_every_message_fits_88_columns(answers, check):
             assert len(line) <= 88, line
 
 
-@pytest.mark.parametrize("answer", [np.True_, torch.tensor(True)])
+@pytest.mark.parametrize("answer", [np.True_, torch.tensor(True), np.array([True])])
 def test_a_boolean_in_any_form_is_named(answer):
     assert "boolean" in check_kv_cache_bytes(lambda *args: answer).message
+
+
+def test_a_boolean_count_of_tokens_is_not_called_bytes():
+    message = check_max_tokens(BUDGET_WRONG["a comparison"][0]).message
+    assert "bytes" not in message, message

@@ -77,25 +77,12 @@ def test_html_is_self_contained():
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    import sys
-    from pathlib import Path
+    from chromium import page_in_chromium
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    from chromium import Chromium, SiteServer, chromium_executable
-
-    executable = chromium_executable()
-    if executable is None:
-        pytest.skip("headless Chromium is not installed (apt-get install chromium)")
-    root = tmp_path_factory.mktemp("explorer-site")
-    vectors = toy_vectors(n=60)
-    page = explorer_html(explorer_data(vectors, k=3), uid="ex")
-    (root / "index.html").write_text(f"<!doctype html><html><body>{page}</body></html>")
-    with (
-        SiteServer(root) as server,
-        Chromium(executable, tmp_path_factory.mktemp("profile")) as chromium,
-    ):
-        log = chromium.open(server.url + "index.html")
-        yield chromium, log, server.url
+    page = explorer_html(explorer_data(toy_vectors(n=60), k=3), uid="ex")
+    root, profile = tmp_path_factory.mktemp("explorer-site"), tmp_path_factory.mktemp("profile")
+    with page_in_chromium(page, root, profile) as opened:
+        yield opened
 
 
 def test_explorer_draws_searches_hovers_and_toggles_offline(browser):
@@ -139,3 +126,17 @@ def test_explorer_marks_the_origin_and_raw_rows_lean_to_one_side(browser):
     ox, _ = chromium.evaluate(f"{explorer}.origin()")
     xs = [chromium.evaluate(f"{explorer}.position('w{i}')")[0] for i in range(60)]
     assert min(xs) < ox < max(xs), (ox, min(xs), max(xs))
+
+
+def test_groups_colour_the_words_and_keep_their_order():
+    vectors = toy_vectors(n=10)
+    data = explorer_data(vectors, groups={"first": ["w0", "w1", "w2"], "last": ["w8", "w9"]}, k=2)
+    assert data.words == ["w0", "w1", "w2", "w8", "w9"]
+    assert data.groups == ["first", "last"] and data.group_of == [0, 0, 0, 1, 1]
+    payload = json.loads(data.to_json())
+    assert payload["groups"] == ["first", "last"] and payload["group_of"] == [0, 0, 0, 1, 1]
+    assert json.loads(explorer_data(vectors, k=2).to_json())["groups"] == []
+    with pytest.raises(ValueError, match="not both"):
+        explorer_data(vectors, words=["w0", "w1", "w2"], groups={"a": ["w0", "w1", "w2"]})
+    with pytest.raises(ValueError, match="give each word once"):
+        explorer_data(vectors, groups={"a": ["w0", "w1"], "b": ["w1", "w2"]})

@@ -348,3 +348,36 @@ def test_word2vec_with_zero_epochs_returns_the_initial_vectors():
     assert not torch.equal(untrained.output_vectors, trained.output_vectors)
     with pytest.raises(ValueError, match="epochs"):
         train_word2vec(corpus, dim=8, epochs=-1, min_count=1, progress=False)
+
+
+class _ByteBpeTokenizer:
+    def get_vocab(self):
+        return {"\u0120king": 3, "king": 0, "\u0120the": 1, "\u0120King": 4, "\u01201999": 2, "\u0120queen": 5}
+
+
+class _Model:
+    def __init__(self, rows: torch.Tensor):
+        self.table = torch.nn.Embedding.from_pretrained(rows)
+
+    def get_input_embeddings(self) -> torch.nn.Embedding:
+        return self.table
+
+
+def test_decoder_word_vectors_keeps_space_prefixed_words_in_id_order():
+    from embedlib.geometry import decoder_word_vectors
+
+    rows = torch.arange(12.0).reshape(6, 2)
+    vectors = decoder_word_vectors(_Model(rows), _ByteBpeTokenizer())
+    assert vectors.words == ["the", "king", "queen"]  # ids 1, 3, 5; no "King", "1999", bare "king"
+    assert torch.equal(vectors.matrix, rows[[1, 3, 5]])
+    with pytest.raises(ValueError, match="byte-level BPE"):
+        decoder_word_vectors(_Model(rows), _ByteBpeTokenizer(), pattern=r"[A-Z]\d+")
+
+
+def test_decoder_word_vectors_of_smollm2():
+    from embedlib.geometry import decoder_word_vectors
+    from embedlib.models import load_model, load_tokenizer
+
+    vectors = decoder_word_vectors(load_model("smollm2"), load_tokenizer("smollm2"))
+    assert vectors.matrix.shape[1] == 576 and len(vectors) > 10_000
+    assert vectors.words.index("the") < vectors.words.index("king") < 20_000

@@ -66,6 +66,12 @@ PAGE_FACTS = r"""
     iconsDrawn: document.querySelectorAll("svg.svg-inline--fa").length,
     iconsLeft: document.querySelectorAll("i.fa-solid, i.fa-brands, i.fa-regular").length,
     downloads: [...document.querySelectorAll("a.btn-download-source-button")].map(a => a.href),
+    widgets: [...document.querySelectorAll(".course-widget, .embedding-explorer")].map(w => ({
+      id: w.id,
+      painted: [...w.querySelectorAll("canvas")].map(c => {
+        const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; }),
+    })),
   };
 })()
 """
@@ -231,12 +237,78 @@ FIGURE_BOX = r"""
 
 def _figure_luminance(chromium: Chromium, path) -> tuple[float, str]:
     """Mean relative luminance (0 black, 1 white) of the first figure as drawn, and its filter."""
-    import numpy as np
-    from PIL import Image
-
     box = chromium.evaluate(FIGURE_BOX)
     css_filter = box.pop("filter")
     chromium.screenshot(path, clip=box)
+    return _luminance(path), css_filter
+
+
+def _luminance(path) -> float:
+    """Mean relative luminance (0 black, 1 white) of a screenshot (WCAG's formula)."""
+    import numpy as np
+    from PIL import Image
+
     rgb = np.asarray(Image.open(path).convert("RGB"), dtype=float) / 255
     linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    return float((linear @ [0.2126, 0.7152, 0.0722]).mean()), css_filter
+    return float((linear @ [0.2126, 0.7152, 0.0722]).mean())
+
+
+# The interactive figures of the course: page -> the ids of the widgets it must show
+WIDGET_PAGES = {
+    "chapters/02_geometry": ["geometry-explorer"],
+    "chapters/04_positional": ["rope-widget"],
+    "chapters/05_matryoshka": ["funnel-widget"],
+    "chapters/06_pitfalls": ["decoder-explorer"],
+}
+
+
+@pytest.mark.parametrize("docname", sorted(WIDGET_PAGES))
+def test_interactive_figures_draw_on_the_site(rendered, docname):
+    facts, _ = rendered[docname]
+    assert [w["id"] for w in facts["widgets"]] == WIDGET_PAGES[docname], facts["widgets"]
+    for widget in facts["widgets"]:
+        assert widget["painted"] and min(widget["painted"]) > 1000, (
+            f"{docname}: widget {widget['id']} left a canvas blank: {widget['painted']}"
+        )
+
+
+INTERACTIONS = {  # what a reader does, and the start of what the widget then says
+    "chapters/02_geometry": ("geometry-explorer", "explorer.select('king')", "explorer.status()", "king (raw): nearest in all dimensions: "),
+    "chapters/04_positional": ("rope-widget", "widget.set(5, 9)", "widget.status()", "m = 5, n = 9: offset n - m = 4, score "),
+    "chapters/05_matryoshka": ("funnel-widget", "widget.setT(200)", "widget.status()", "T = 200. Recall@10 (left): "),
+    "chapters/06_pitfalls": ("decoder-explorer", "explorer.select('water')", "explorer.status()", "water (raw): nearest in all dimensions: "),
+}
+
+
+@pytest.mark.parametrize("docname", sorted(INTERACTIONS))
+def test_interactive_figures_respond_and_read_in_dark_mode(browser, docname, tmp_path):
+    """A reader's action changes what the widget says; in dark mode the widget reads dark
+    (no light panel behind it), in light mode light."""
+    url, chromium = browser
+    uid, action, read, expected = INTERACTIONS[docname]
+    chromium.call("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 900, "deviceScaleFactor": 1, "mobile": True})
+    try:
+        for theme in ("light", "dark"):
+            log = chromium.open(url + docname + ".html")
+            chromium.evaluate(f'document.documentElement.dataset.theme = "{theme}"')
+            element = f"document.getElementById('{uid}')"
+            chromium.evaluate(f"{element}.{action}")
+            assert chromium.evaluate(f"{element}.{read}").startswith(expected)
+            assert not log.exceptions, log.exceptions
+            box = chromium.evaluate(
+                f"(() => {{ const c = {element}.querySelector('canvas'); c.scrollIntoView({{block: 'center'}});"
+                " const b = c.getBoundingClientRect();"
+                " return {x: b.left + scrollX, y: b.top + scrollY, width: b.width, height: b.height}; })()"
+            )
+            shot = tmp_path / f"{uid}-{theme}.png"
+            chromium.screenshot(shot, clip=box)
+            luminance = _luminance(shot)
+            if theme == "dark":
+                assert luminance < 0.25, f"{docname}: {uid} reads as a bright panel in dark mode ({luminance:.2f})"
+            else:
+                assert luminance > 0.7, f"{docname}: {uid} reads dark in light mode ({luminance:.2f})"
+            if docname == "chapters/04_positional":
+                ARTIFACTS.mkdir(exist_ok=True)
+                (ARTIFACTS / f"widget__{uid}__phone_{theme}.png").write_bytes(shot.read_bytes())
+    finally:
+        chromium.call("Emulation.clearDeviceMetricsOverride")

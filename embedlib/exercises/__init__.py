@@ -9,6 +9,7 @@ this module holds the machinery they share.
 from .core import (
     LearnerError,
     as_array,
+    as_count,
     as_id_set,
     as_number,
     as_whole_number,
@@ -23,6 +24,7 @@ from .core import (
 )
 
 __all__ = [
-    "LearnerError", "NotAttempted", "Verdict", "as_array", "as_id_set", "as_number", "as_whole_number",
-    "checker", "compare_or_diagnose", "compare_values", "format_number", "matches", "run_learner",
+    "LearnerError", "NotAttempted", "Verdict", "as_array", "as_count", "as_id_set", "as_number",
+    "as_whole_number", "checker", "compare_or_diagnose", "compare_values", "format_number", "matches",
+    "run_learner",
 ]

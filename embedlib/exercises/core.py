@@ -79,6 +79,11 @@ def as_array(value: Any, name: str = "the result", *, unordered: bool = False) -
     A set has no order: it is accepted (sorted) only where order does not matter
     (``unordered=True``); elsewhere the hint says to return an ordered sequence.
     """
+    return _numeric(value, name, unordered=unordered).astype(np.float64)
+
+
+def _numeric(value: Any, name: str, *, unordered: bool = False) -> np.ndarray:
+    """The answer as a NumPy array in its own dtype (booleans stay booleans), or a hint."""
     if isinstance(value, (str, bytes)):
         raise LearnerError(f"{name} should be numbers (a tensor, array or float), got the text {value!r}.")
     if isinstance(value, (set, frozenset)):
@@ -87,25 +92,45 @@ def as_array(value: Any, name: str = "the result", *, unordered: bool = False) -
         value = sorted(value)
     if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu()
-        if value.is_complex():
-            raise LearnerError(f"{name} is complex: return the real numbers (the pair as two floats).")
-        value = value.numpy()
+        try:
+            value = value.numpy()
+        except TypeError:  # bfloat16 and the float8 types have no NumPy dtype
+            value = value.double().numpy()
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as error:
         raise LearnerError(f"{name} should be numbers (a tensor, array or float), got {type(value).__name__}.") from error
+    if array.dtype == object and array.ndim == 0:
+        array = _real_scalar(value, name, array)
     if np.iscomplexobj(array):
-        raise LearnerError(f"{name} is complex: return the real numbers (the pair as two floats).")
+        raise LearnerError(f"{name} is complex: return real numbers.")
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise LearnerError(f"{name} should be numbers (a tensor, array or float), got {type(value).__name__}.")
-    return array.astype(np.float64)
+    return array
+
+
+def _real_scalar(value: Any, name: str, array: np.ndarray) -> np.ndarray:
+    """``value`` as float64 if it is a number NumPy keeps as an object (``Fraction``,
+    ``Decimal``, an int beyond int64); otherwise ``array`` unchanged, for the caller's hint."""
+    try:
+        return np.asarray(float(value))
+    except OverflowError as error:
+        raise LearnerError(f"{name} is too large for any float: check the formula.") from error
+    except (TypeError, ValueError):
+        return array
 
 
 def as_number(value: Any, name: str = "the result") -> float:
-    """One number from a Python, NumPy or 0-d torch scalar (or a one-element array)."""
-    array = as_array(value, name)
+    """One number from a Python, NumPy or 0-d torch scalar (or a one-element array).
+
+    A boolean (``True``, ``np.True_``, ``torch.tensor(True)``) is refused: it is never the
+    number an exercise asks for, and read as 1 or 0 it would get a misleading hint.
+    """
+    array = _numeric(value, name)
     if array.size != 1:
         raise LearnerError(f"{name} should be one number, got shape {tuple(array.shape)}.")
+    if array.dtype == bool:
+        raise LearnerError(f"{name} is the boolean {bool(array.reshape(()))}: return a number.")
     return float(array.reshape(()))
 
 
@@ -115,6 +140,21 @@ def as_whole_number(value: Any, name: str = "the result") -> int:
     if not math.isfinite(number) or number != round(number):
         raise LearnerError(f"{name} should be a whole number, got {format_number(number)}.")
     return int(round(number))
+
+
+def as_count(value: Any, name: str = "the result") -> int | float:
+    """A count (of bytes, of tokens) as an ``int``; one with a fraction stays a ``float``.
+
+    Any form :func:`as_number` accepts. Unlike :func:`as_whole_number`, a fraction is not
+    refused here: a checker first compares it with the slips that produce one (a size in GiB
+    where bytes were asked) and names that slip, and only then asks the learner to round.
+    NaN and infinity are refused with a hint. (:func:`embedlib.shapes.as_count` is another
+    thing: it validates a library argument and refuses any float.)
+    """
+    number = as_number(value, name)
+    if not math.isfinite(number):
+        raise LearnerError(f"{name} is {format_number(number)}: check for a division by zero.")
+    return int(number) if number.is_integer() else number
 
 
 def as_id_set(value: Any, name: str = "the result") -> set[int]:
@@ -128,6 +168,8 @@ def as_id_set(value: Any, name: str = "the result") -> set[int]:
 def format_number(value: float) -> str:
     """A number at sensible precision for a message: float32 noise never shows."""
     value = float(value)
+    if not math.isfinite(value):
+        return str(value)  # nan, inf, -inf
     if value == round(value) and abs(value) < 1e15:
         return f"{int(round(value)):,}" if abs(value) >= 10_000 else str(int(round(value)))
     return f"{value:.4g}"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 
 from ..similarity import cosine_similarity
-from .core import LearnerError, checker, run_learner
+from .core import LearnerError, as_array, as_number, checker, format_number, run_learner
 
 # Chosen so that each wrong answer below differs from the cosine in at least one case:
 # orthogonal, parallel with different lengths, a general pair, opposite directions.
@@ -40,36 +40,23 @@ _MISTAKES = (
 )
 
 
-def _as_scalar(value: Any, name: str) -> float:
-    """One number from a float, a numpy scalar or a one-element tensor or array."""
-    if isinstance(value, (str, bytes)):
+def _as_cosine(value: Any, name: str) -> float:
+    """The learner's cosine as a float, in any form :func:`~.core.as_number` accepts.
+
+    Besides the shared hints, one for this exercise: several numbers where one is asked
+    for are most likely the element-wise products, not yet summed.
+    """
+    array = as_array(value, name)
+    if array.size != 1:
         raise LearnerError(
-            f"{name} returned the text {value!r}; cosines are numbers: return a float "
-            "or a tensor."
+            f"{name} has shape {array.shape}: return one number, "
+            "the sum of the products divided by both lengths."
         )
-    if isinstance(value, (bool, np.bool_)):
-        raise LearnerError(f"{name} returned {value!r}; return one number.")
-    if isinstance(value, (torch.Tensor, np.ndarray)):
-        size = value.numel() if isinstance(value, torch.Tensor) else value.size
-        if size != 1:
-            raise LearnerError(
-                f"{name} has shape {tuple(value.shape)}: return one number, "
-                "the sum of the products divided by both lengths."
-            )
-        value = value.item()
-    if isinstance(value, complex):
-        raise LearnerError(
-            f"{name} returned the complex number {value}; return a real one."
-        )
-    try:
-        return float(value)
-    except (TypeError, ValueError) as error:
-        kind = type(value).__name__
-        raise LearnerError(f"{name} returned {kind}; return one number.") from error
+    return as_number(value, name)
 
 
 @checker("cosine similarity")
-def check_cosine(cosine) -> str:
+def check_cosine(cosine: Callable[[torch.Tensor, torch.Tensor], Any]) -> str:
     for a, b in _CASES:
         name = f"cosine({a.tolist()}, {b.tolist()})"
         try:
@@ -82,11 +69,13 @@ def check_cosine(cosine) -> str:
                     "dim=1 by default, which a 1-D tensor does not have."
                 ) from cause
             raise
-        got = _as_scalar(result, name)
+        got = _as_cosine(result, name)
         expected = cosine_similarity(a, b).item()
         if math.isclose(got, expected, rel_tol=1e-4, abs_tol=1e-6):
             continue
-        message = f"{name} should be {expected:.4g}, got {got:.4g}."
+        message = (
+            f"{name} should be {format_number(expected)}, got {format_number(got)}."
+        )
         for wrong, advice in _MISTAKES:
             if math.isclose(got, float(wrong(a, b)), rel_tol=1e-4, abs_tol=1e-6):
                 raise LearnerError(f"{message} {advice}")

@@ -7,10 +7,8 @@ answers differ from the right one, and names the slip when it recognises it.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, Callable
 
-import numpy as np
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
@@ -18,6 +16,8 @@ from torch.overrides import TorchFunctionMode
 from ..lookup import lookup, table_bytes
 from .core import (
     LearnerError,
+    as_array,
+    as_count,
     checker,
     compare_or_diagnose,
     compare_values,
@@ -187,31 +187,11 @@ _BYTES_CASES = (
 )
 
 
-def _as_number(value: Any, name: str) -> float | int:
-    """A learner's count as a Python number: ints, numpy scalars, 0-d tensors, floats."""
-    if isinstance(value, (bool, np.bool_)) or isinstance(value, (str, bytes)):
-        raise LearnerError(f"{name} returned {value!r}; return a number of bytes.")
-    if isinstance(value, (torch.Tensor, np.ndarray)):
-        size = value.numel() if isinstance(value, torch.Tensor) else value.size
-        if size != 1:
-            raise LearnerError(
-                f"{name} returned an array of shape {tuple(value.shape)}; "
-                "return one number of bytes."
-            )
-        value = value.item()
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    kind = type(value).__name__
-    raise LearnerError(f"{name} returned {kind}; return a number of bytes.")
-
-
 @checker("bytes of an embedding table")
-def check_table_bytes(bytes_of_table) -> str:
+def check_table_bytes(bytes_of_table: Callable[..., Any]) -> str:
     for vocab_size, dim, dtype in _BYTES_CASES:
         name = f"bytes_of_table({vocab_size:_}, {dim:_}, {dtype!r})"
-        got = _as_number(run_learner(bytes_of_table, vocab_size, dim, dtype), name)
+        got = as_count(run_learner(bytes_of_table, vocab_size, dim, dtype), name)
         expected = table_bytes(vocab_size, dim, dtype)
         if got == expected:
             continue
@@ -237,7 +217,7 @@ def check_table_bytes(bytes_of_table) -> str:
                 f"{name} = {got:,} assumes 4 bytes per value; "
                 f"{dtype} takes {per_value}."
             )
-        if isinstance(got, float) and not got.is_integer():
+        if isinstance(got, float):  # as_count keeps only a fraction as a float
             raise LearnerError(
                 f"{name} = {got:.6g} is a fraction; a count of bytes is a whole number "
                 "(use // or int())."
@@ -263,7 +243,7 @@ def _rows_with_gradient(vocab_size: int, ids: torch.Tensor) -> torch.Tensor:
 
 def _looks_like_counts(got: torch.Tensor, ids: torch.Tensor, vocab_size: int) -> bool:
     """Whether ``got`` is how often ids occur (a bincount) rather than which rows occur."""
-    if got.is_floating_point() and not torch.equal(got, got.round()):
+    if not torch.equal(got, got.round()):
         return False
     flat = ids.flatten()
     counts = (
@@ -277,25 +257,29 @@ def _looks_like_counts(got: torch.Tensor, ids: torch.Tensor, vocab_size: int) ->
 
 
 def _as_rows(got: Any, name: str) -> torch.Tensor:
-    """The learner's rows as a tensor; a set (no order) is sorted first."""
-    if isinstance(got, (set, frozenset)):
-        got = sorted(got)
+    """The learner's rows as a float64 tensor, read by :func:`~.core.as_array` (a set
+    has no order to get wrong: it is sorted); this exercise's advice follows its hints."""
     try:
-        return torch.as_tensor(np.asarray(got))
-    except (TypeError, ValueError, RuntimeError) as error:
+        return torch.from_numpy(as_array(got, name, unordered=True))
+    except LearnerError as error:
         raise LearnerError(
-            f"{name} returned {type(got).__name__}, which is not a list of row "
-            "numbers; return a 1-D tensor, a list or a set of ints."
+            f"{error} That is not a list of row numbers; return a 1-D tensor, a list "
+            "or a set of ints."
         ) from error
 
 
+def _is_mask(got: torch.Tensor, vocab_size: int) -> bool:
+    """Whether ``got`` holds one 0/1 flag per row of the table: a mask, in any dtype."""
+    return got.numel() == vocab_size and bool(((got == 0) | (got == 1)).all())
+
+
 @checker("rows that get gradient")
-def check_touched_rows(touched_rows) -> str:
+def check_touched_rows(touched_rows: Callable[..., Any]) -> str:
     for vocab_size, ids in _ROW_CASES:
         name = f"touched_rows({ids.tolist()}, {vocab_size})"
         got = _as_rows(run_learner(touched_rows, ids.clone(), vocab_size), name)
         expected = _rows_with_gradient(vocab_size, ids)
-        if got.dtype == torch.bool:
+        if _is_mask(got, vocab_size):
             raise LearnerError(
                 f"{name} returned a boolean mask; return the row numbers, "
                 "e.g. mask.nonzero().flatten()."
@@ -321,7 +305,7 @@ def check_touched_rows(touched_rows) -> str:
                 f"{name} lists all {vocab_size} rows, but only rows of ids in the "
                 "batch get gradient."
             )
-        if got.is_floating_point() and torch.equal(got, got.round()):
+        if torch.equal(got, got.round()):
             got = got.long()  # 3.0 names row 3
         if got.numel() == expected.numel() and not torch.equal(got.sort().values, got):
             raise LearnerError(

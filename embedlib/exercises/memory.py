@@ -2,10 +2,10 @@
 
 Answers are whole numbers of bytes or tokens. Any form of a number is accepted (``int``,
 a NumPy integer such as ``np.prod``'s, a float with no fractional part, a one-element
-tensor or array). A wrong answer is compared, in this order, with the usual slips (K or
-V forgotten, layers forgotten, GiB or GB instead of bytes, rounding up, ...) to name the
-one it was; only then is a fractional answer told to round, and a too-large one that it
-does not fit.
+tensor or array: the shared :func:`embedlib.exercises.core.as_count` reads them). A wrong
+answer is compared, in this order, with the usual slips (K or V forgotten, layers
+forgotten, GiB or GB instead of bytes, rounding up, ...) to name the one it was; only then
+is a fractional answer told to round, and a too-large one that it does not fit.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ..lookup import table_bytes
 from ..memory import kv_cache_bytes
-from .core import LearnerError, as_number, checker, run_learner
+from .core import LearnerError, as_count, checker, run_learner
 
 # (n_layers, n_kv_heads, head_dim, seq_len, bytes_per_value, batch): LLaMA 3 8B, GPT-2
 # small, MiniLM, and a made-up shape whose sizes all differ, so swapped arguments show.
@@ -52,25 +52,8 @@ def _fmt(value: int | float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.1f}"
 
 
-def _as_count(value: Any, name: str) -> int | float:
-    """The learner's answer as an ``int``, or as a ``float`` if it has a fractional part
-    (kept, so that the slips are recognised before the rounding hint). The conversion is
-    the shared :func:`embedlib.exercises.core.as_number` (Python, NumPy, 0-d torch)."""
-    if isinstance(value, bool) or str(getattr(value, "dtype", "")) in (
-        "bool",
-        "torch.bool",
-    ):
-        raise LearnerError(
-            f"{name} returned the boolean {value}; return a number of bytes."
-        )
-    number = as_number(value, name)
-    if not math.isfinite(number):
-        raise LearnerError(f"{name} returned {number}: check for a division by zero.")
-    return int(number) if number.is_integer() else number
-
-
 def _answers(fn: Callable[..., Any], cases: tuple[tuple, ...], label: str) -> list:
-    return [_as_count(run_learner(fn, *case), f"{label}{case}") for case in cases]
+    return [as_count(run_learner(fn, *case), f"{label}{case}") for case in cases]
 
 
 def _same(got: int | float, slip: int | float) -> bool:
