@@ -124,7 +124,8 @@ def window_lm_snapshots(
 
     Each copy is the model that :func:`train_window_lm` with the same options and that many
     steps would give (the seeded batches and the optimizer's state carry on), at the cost
-    of the longest run alone. ``train_options`` as for :func:`train_window_lm`.
+    of the longest run alone. ``model`` itself is trained in place to the largest number of
+    steps; the losses are not kept. ``train_options`` as for :func:`train_window_lm`.
     """
     from copy import deepcopy
 

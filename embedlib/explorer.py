@@ -26,7 +26,11 @@ import torch
 
 from .geometry import WordVectors
 from .similarity import normalize_rows
+from .figures import PALETTE
 from .widgets import check_uid
+
+
+GROUP_COLOURS = ("blue", "orange", "green")  # embedlib.figures.PALETTE names
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,10 @@ def explorer_data(
     words = list(vectors.words[:n]) if words is None else list(words)
     if len(words) < 3:
         raise ValueError(f"{len(words)} words; the explorer needs at least 3")
+    if groups is not None and len(groups) > len(GROUP_COLOURS):
+        raise ValueError(
+            f"{len(groups)} groups; the explorer colours at most {len(GROUP_COLOURS)}"
+        )
     if groups is not None and len(set(words)) != len(words):
         raise ValueError("a word is in two groups (or twice in one); give each word once")
     rows = vectors.matrix[vectors.ids(words)]  # [n, d]
@@ -130,7 +138,7 @@ _TEMPLATE = """<div class="embedding-explorer" id="{uid}" style="max-width:720px
 <label><input type="radio" name="{uid}-view" value="centred"> centred rows</label>
 </div>
 <canvas role="img" aria-label="{label}" style="width:100%;aspect-ratio:4/3;
- border:1px solid #6E6E6E;touch-action:none"></canvas>
+ border:1px solid #6E6E6E;touch-action:pan-y"></canvas>
 <div class="explorer-status" aria-live="polite" style="min-height:3em;font-size:0.9em"></div>
 <script>
 (function () {{
@@ -166,7 +174,8 @@ _TEMPLATE = """<div class="embedding-explorer" id="{uid}" style="max-width:720px
     const dark = document.documentElement.dataset.theme === "dark";
     const points = layout();
     // groups: Okabe-Ito blue / orange / green, darker or lighter with the theme
-    const colours = dark ? ["#56B4E9", "#E69F00", "#009E73"] : ["#0072B2", "#E69F00", "#009E73"];
+    const colours = {colours};
+    if (dark) colours[0] = "{sky}";  // blue is too dark on the dark page
     ctx.globalAlpha = dark ? 0.5 : 0.35;
     points.forEach(([x, y], i) => {{ ctx.fillStyle = colours[(data.group_of[i] || 0) % 3];
       ctx.fillRect(x - 1.5, y - 1.5, 3, 3); }});
@@ -177,15 +186,16 @@ _TEMPLATE = """<div class="embedding-explorer" id="{uid}" style="max-width:720px
     ctx.strokeStyle = fg; ctx.lineWidth = 1.5; ctx.beginPath();  // the origin, a cross
     ctx.moveTo(origin[0] - 7, origin[1]); ctx.lineTo(origin[0] + 7, origin[1]);
     ctx.moveTo(origin[0], origin[1] - 7); ctx.lineTo(origin[0], origin[1] + 7); ctx.stroke();
-    const mark = (i, colour, size, label) => {{
+    const mark = (i, colour, size, label) => {{  // a filled dot in an ink ring
       const [x, y] = points[i];
       ctx.fillStyle = colour; ctx.beginPath(); ctx.arc(x, y, size, 0, 2 * Math.PI); ctx.fill();
+      ctx.strokeStyle = fg; ctx.lineWidth = 1.5; ctx.stroke();
       if (label) {{ ctx.fillStyle = fg; ctx.font = "12px sans-serif";
         ctx.fillText(data.words[i], x + size + 2, y - size); }}
     }};
     if (selected >= 0) {{
-      data.neighbours[view][selected].forEach(j => mark(j, "#D55E00", 4, true));
-      mark(selected, "#E69F00", 6, true);
+      data.neighbours[view][selected].forEach(j => mark(j, "{neighbour}", 4, true));
+      mark(selected, fg, 6, true);
     }}
     if (hover >= 0 && hover !== selected) mark(hover, fg, 3, true);
   }}
@@ -242,4 +252,11 @@ def explorer_html(
     payload = data.to_json().replace(
         "</", "<\\/"
     )  # a word cannot close the script element
-    return _TEMPLATE.format(uid=uid, label=html.escape(label, quote=True), data=payload)
+    return _TEMPLATE.format(
+        uid=uid,
+        label=html.escape(label, quote=True),
+        data=payload,
+        colours=json.dumps([PALETTE[c] for c in GROUP_COLOURS]),
+        sky=PALETTE["sky"],
+        neighbour=PALETTE["vermillion"],
+    )

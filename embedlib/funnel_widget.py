@@ -38,6 +38,12 @@ def funnel_widget_data(
             raise ValueError(
                 f"curve {name!r}: {len(sizes)} shortlist sizes for {len(values)} recalls"
             )
+        if sizes != sorted(set(sizes)) or sizes[0] < 1:
+            raise ValueError(
+                f"curve {name!r}: shortlist sizes {sizes} must be positive and increasing"
+            )
+        if not all(0.0 <= r <= 1.0 for r in values):
+            raise ValueError(f"curve {name!r}: a recall outside [0, 1] in {values}")
         recall.append(
             {"name": name, "points": list(zip(sizes, values)), **canvas_style(i)}
         )
@@ -53,7 +59,8 @@ def funnel_widget_data(
             }
             for r in rows
         ]
-        families.append({"name": label, "points": points, **canvas_style(i)})
+        # styles 4, 5, 6, 3: not the left panel's first three (other data, other lines)
+        families.append({"name": label, "points": points, **canvas_style((4, 5, 6, 3)[i])})
     exact = variant(bench, "exact fp32")
     sizes = sorted(
         {t for c in recall for t, _ in c["points"]}
@@ -82,7 +89,7 @@ let pick = Number(slider.value), hover = null, targets = [];
 const T = () => data.shortlists[pick];
 const at = points => points.find(p => (p.T ?? p[0]) === T());
 function drawRecall() {
-  const s = surface(left), f = frame(s, data.recallAxes, legendHeight(data.recall));
+  const s = surface(left), f = frame(s, data.recallAxes, legendHeight(data.recall, s.w));
   legend(s, data.recall);
   s.ctx.strokeStyle = INK; s.ctx.lineWidth = 1.5; s.ctx.setLineDash([4, 3]);
   s.ctx.beginPath(); s.ctx.moveTo(f.X(T()), f.top); s.ctx.lineTo(f.X(T()), f.bottom);
@@ -93,7 +100,7 @@ function drawRecall() {
   });
 }
 function drawSpeed() {
-  const s = surface(right), f = frame(s, data.speedAxes, legendHeight(data.families));
+  const s = surface(right), f = frame(s, data.speedAxes, legendHeight(data.families, s.w));
   legend(s, data.families);
   targets = [];
   data.families.forEach(fam => {
@@ -110,9 +117,9 @@ function drawSpeed() {
 }
 function describe() {
   const curves = data.recall.map(c => { const p = at(c.points);
-    return `${c.name} ${p ? p[1].toFixed(3) : "not run"}`; });
+    return `${c.name} ${p ? p[1].toFixed(3) : "not computed at this T"}`; });
   const runs = data.families.map(fam => { const p = at(fam.points);
-    return p ? `${fam.name}: ${p.speedup.toFixed(1)}x at recall ${p.recall.toFixed(3)}`
+    return p ? `${fam.name}: ${p.speedup.toFixed(1)}x at recall ${p.recall.toFixed(4)}`
       : `${fam.name}: not measured at this T`; });
   let text = `T = ${T()}. Recall@10 (left): ${curves.join("; ")}. ` +
     `Benchmark (right, ${data.run}): ${runs.join("; ")}.`;
@@ -120,17 +127,20 @@ function describe() {
     `(exact fp32 search ${data.exact_ms.toFixed(0)} ms), ${hover.p.speedup.toFixed(1)}x, ` +
     `recall@10 ${hover.p.recall.toFixed(4)}. ` + text;
   status.textContent = text;
+  announce(hover ? `${hover.p.variant}, ${hover.p.speedup.toFixed(1)}x` : `T = ${T()}`);
 }
 function draw() {
   root.querySelector("output[data-for=t]").textContent = T();
+  slider.setAttribute("aria-valuetext", `T = ${T()}`);
   drawRecall(); drawSpeed(); describe();
 }
 slider.addEventListener("input", () => { pick = Number(slider.value); draw(); });
-right.addEventListener("mousemove", ev => {
+right.addEventListener("pointermove", ev => {  // a mouse, a pen or a finger's tap
   const i = nearest(right, ev, targets.map(t => [t.x, t.y]));
   const next = i >= 0 ? targets[i] : null;
   if (next?.p !== hover?.p) { hover = next; draw(); }
 });
+right.addEventListener("pointerleave", () => { if (hover) { hover = null; draw(); } });
 root.widget = {  // for tests, and for readers who like the console
   setT: t => { pick = data.shortlists.indexOf(t); slider.value = pick; draw(); },
   position: name => { const t = targets.find(t => t.p.variant === name); return [t.x, t.y]; },
@@ -169,7 +179,7 @@ def funnel_widget_html(data: dict, uid: str = "funnel-widget", start: int = 100)
         "speedAxes": {
             "x": {
                 "min": min(p["recall"] for p in points) - 0.003,
-                "max": 1.001,
+                "max": 1.002,
                 "ticks": linear_ticks(min(p["recall"] for p in points), 1.0, 4),
                 "title": "recall@10 vs exact fp32 search",
             },

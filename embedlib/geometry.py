@@ -21,12 +21,15 @@ import difflib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import torch
 
 from .data import AnalogyQuestion, analogy_questions
 from .similarity import normalize_rows
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass
@@ -111,11 +114,13 @@ def minilm_word_vectors(pattern: str = r"[a-z]+") -> WordVectors:
 BYTE_BPE_SPACE = "\u0120"  # "Ġ": how byte-level BPE (GPT-2, LLaMA 3, SmolLM2) spells a leading space
 
 
-def decoder_word_vectors(model, tokenizer, pattern: str = r"[a-z]+") -> WordVectors:
+def decoder_word_vectors(
+    model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, pattern: str = r"[a-z]+"
+) -> WordVectors:
     """The rows of a byte-level BPE model's input table whose token begins a word.
 
     Keeps tokens spelled ``"Ġ" + letters`` (``"Ġ"`` is the byte-level BPE symbol of a leading
-    space) with the letters fully matching ``pattern``: a whole word as it appears inside
+    space: GPT-2's byte-to-unicode map, Radford et al., 2019, section 2.2) with the letters fully matching ``pattern``: a whole word as it appears inside
     running text (``"Ġwater"``) or the first piece of a longer one (``"Ġcon"``).
     Rows keep the tokenizer's id order, which for BPE follows merge order (frequent words
     first). Words are returned without the ``"Ġ"``. SmolLM2: ``decoder_word_vectors(model,

@@ -36,13 +36,14 @@ class RopeWidgetData:
     key_turned: torch.Tensor  # [positions, pairs, 2]: pair coordinates of R_n k
     offsets: torch.Tensor  # [2 positions - 1]: n - m, from -(positions - 1) up
     scores: torch.Tensor  # [2 positions - 1]: <R_m q, R_n k> at each offset
+    angles: torch.Tensor  # [2 positions - 1, pairs]: angle from q's pair to k's, in (-pi, pi]
     offset_spread: float  # largest max - min of S[m, n] over the pairs with one offset
 
     @property
     def positions(self) -> int:
         return self.query_turned.shape[0]
 
-    def to_dict(self, digits: int = 4) -> dict:
+    def to_dict(self, digits: int = 5) -> dict:
         """Plain lists for the page (coordinates and scores rounded to ``digits`` decimals)."""
 
         def rounded(t: torch.Tensor) -> list:
@@ -57,8 +58,24 @@ class RopeWidgetData:
             "key": rounded(self.key_turned),
             "offsets": self.offsets.tolist(),
             "scores": rounded(self.scores),
-            "spread": float(f"{self.offset_spread:.1e}"),
+            "angles": rounded(self.angles),
         }
+
+
+MAX_POSITIONS = 1024  # S[m, n] is positions^2 float64 numbers: 8 MB at this size
+
+
+def offset_spread(scores: torch.Tensor) -> float:
+    """Largest ``max - min`` of ``scores[m, n]`` [P, P] over the entries with one offset ``n - m``.
+
+    Zero exactly when every diagonal of the matrix is constant (a Toeplitz matrix), which is
+    what RoPE's identity <R_m q, R_n k> = q^T R_(n-m) k predicts for the score matrix.
+    """
+    if scores.ndim != 2 or scores.shape[0] != scores.shape[1]:
+        raise ValueError(f"scores must be a square [P, P] matrix, got {tuple(scores.shape)}")
+    size = scores.shape[0]
+    along = [torch.diagonal(scores, offset=o) for o in range(-(size - 1), size)]
+    return max(float(d.max() - d.min()) for d in along)
 
 
 def rope_widget_data(
@@ -77,18 +94,20 @@ def rope_widget_data(
     Scores are computed in float64, so the spread along an offset is rounding (~1e-13), not
     an approximation.
     """
-    if positions < 2:
+    if not 2 <= positions <= MAX_POSITIONS:
         raise ValueError(
-            f"positions={positions}; the figure needs at least 2 positions"
+            f"positions={positions}; use 2 .. {MAX_POSITIONS} (the score matrix grows as "
+            "positions squared)"
         )
     if not 0.0 <= similarity <= 1.0:
         raise ValueError(f"similarity={similarity}; use a value in [0, 1]")
     half = dim // 2
     rope_frequencies(dim, base)  # validates dim and base with their own messages
-    bad = [i for i in pairs if not 0 <= i < half]
+    bad = [i for i in pairs if not isinstance(i, int) or not 0 <= i < half]
     if not pairs or bad:
         raise ValueError(
-            f"pairs {list(pairs)}: each must be in 0 .. {half - 1} for dim={dim}"
+            f"pairs {list(pairs)}: each must be a whole number in 0 .. {half - 1} "
+            f"for dim={dim}"
         )
     generator = torch.Generator().manual_seed(seed)
     q = torch.randn(dim, generator=generator, dtype=torch.float64)
@@ -99,23 +118,29 @@ def rope_widget_data(
     turned_k = apply_rope(k.expand(positions, dim), at, base)  # [positions, dim]: R_n k
     scores = turned_q @ turned_k.T  # [m, n]
     offsets = torch.arange(-(positions - 1), positions)
-    along = [torch.diagonal(scores, offset=int(o)) for o in offsets]  # S[m, m + o]
+    means = torch.stack([torch.diagonal(scores, offset=int(o)).mean() for o in offsets])
     index = torch.tensor(pairs)
 
     def pair_coordinates(turned: torch.Tensor) -> torch.Tensor:
         return torch.stack((turned[:, index], turned[:, index + half]), dim=-1)
 
+    query, key = pair_coordinates(turned_q), pair_coordinates(turned_k)  # [P, pairs, 2]
+    m = (-offsets).clamp(min=0)  # one (m, n = m + o) per offset
+    start = torch.atan2(query[m, :, 1], query[m, :, 0])
+    gap = torch.atan2(key[m + offsets, :, 1], key[m + offsets, :, 0]) - start
+    angles = torch.remainder(gap + torch.pi, 2 * torch.pi) - torch.pi  # [offsets, pairs]
     theta = rope_frequencies(dim, base, dtype=torch.float64)
     return RopeWidgetData(
         dim=dim,
         base=base,
         pairs=list(pairs),
         wavelengths=(2 * torch.pi / theta[index]).tolist(),
-        query_turned=pair_coordinates(turned_q),
-        key_turned=pair_coordinates(turned_k),
+        query_turned=query,
+        key_turned=key,
         offsets=offsets,
-        scores=torch.stack([d.mean() for d in along]),
-        offset_spread=max(float(d.max() - d.min()) for d in along),
+        scores=means,
+        angles=angles,
+        offset_spread=offset_spread(scores),
     )
 
 
@@ -136,12 +161,8 @@ const slider = role => root.querySelector(`input[data-role=${role}]`);
 const last = data.query.length - 1, Q = data.colours.query, K = data.colours.key;
 let m = 1, n = 3;
 function angleOf([x, y]) { return Math.atan2(y, x); }
-function between(i) {  // the angle from the query's pair to the key's, in (-pi, pi]
-  let a = angleOf(data.key[n][i]) - angleOf(data.query[m][i]);
-  while (a <= -Math.PI) a += 2 * Math.PI;
-  while (a > Math.PI) a -= 2 * Math.PI;
-  return a;
-}
+// the angle from the query's pair to the key's, computed in Python for each offset
+const between = i => data.angles[data.offsets.indexOf(n - m)][i];
 function arrow(ctx, cx, cy, [x, y], scale, colour, dash) {
   const tx = cx + x * scale, ty = cy - y * scale, a = Math.atan2(cy - ty, tx - cx);
   ctx.strokeStyle = colour; ctx.fillStyle = colour; ctx.lineWidth = 2.5;
@@ -167,9 +188,11 @@ function drawDials() {
     arrow(ctx, cx, cy, data.query[m][i], scale, Q, []);
     arrow(ctx, cx, cy, data.key[n][i], scale, K, [5, 3]);
     ctx.fillStyle = INK; ctx.textAlign = "center"; ctx.textBaseline = "bottom";
-    ctx.fillText(`pair ${pair}: ${data.wavelengths[i].toLocaleString("en",
-      {maximumFractionDigits: data.wavelengths[i] < 100 ? 1 : 0})} tokens a turn`,
-      cx, cy - radius - 4);
+    const title = `pair ${pair}: ${data.wavelengths[i].toLocaleString("en",
+      {maximumFractionDigits: data.wavelengths[i] < 100 ? 1 : 0})} tokens a turn`;
+    const size = Math.min(12, Math.floor(12 * (cellW - 6) / ctx.measureText(title).width));
+    ctx.font = `${size}px sans-serif`; ctx.fillText(title, cx, cy - radius - 4);
+    ctx.font = "12px sans-serif";
     ctx.textBaseline = "top";
     ctx.fillText(`angle k - q: ${between(i).toFixed(2)} rad`, cx, cy + radius + 4);
   });
@@ -188,23 +211,26 @@ function drawScores() {
 function describe() {
   const i = data.offsets.indexOf(n - m);
   status.textContent = `m = ${m}, n = ${n}: offset n - m = ${n - m}, score ` +
-    `${data.scores[i].toFixed(3)}. Every (m, n) with this offset gives this score: over all ` +
-    `${(data.query.length ** 2).toLocaleString("en")} position pairs the score differs ` +
-    `along an offset by at most ${data.spread.toExponential(0)}.`;
+    `${data.scores[i].toFixed(3)}, the same for every (m, n) with this offset ` +
+    `(checked in Python over all ${(data.query.length ** 2).toLocaleString("en")} ` +
+    "position pairs).";
+  announce(`offset ${n - m}, score ${data.scores[i].toFixed(1)}`);
 }
 function draw() {
   slider("m").value = m; slider("n").value = n;
   root.querySelector("output[data-for=m]").textContent = m;
   root.querySelector("output[data-for=n]").textContent = n;
-  root.querySelectorAll("button[data-shift]").forEach(b => {
-    const d = Number(b.dataset.shift);
-    b.disabled = Math.min(m, n) + d < 0 || Math.max(m, n) + d > last; });
+  root.querySelectorAll("button[data-shift]").forEach(b => {  // aria-disabled keeps focus
+    b.setAttribute("aria-disabled", String(!canShift(Number(b.dataset.shift))));
+    b.style.opacity = canShift(Number(b.dataset.shift)) ? "1" : "0.45"; });
   drawDials(); drawScores(); describe();
 }
 slider("m").addEventListener("input", e => { m = Number(e.target.value); draw(); });
 slider("n").addEventListener("input", e => { n = Number(e.target.value); draw(); });
+const canShift = d => Math.min(m, n) + d >= 0 && Math.max(m, n) + d <= last;
 root.querySelectorAll("button[data-shift]").forEach(b => b.addEventListener("click", () => {
-  const d = Number(b.dataset.shift); m += d; n += d; draw(); }));
+  const d = Number(b.dataset.shift);
+  if (canShift(d)) { m += d; n += d; draw(); } }));
 root.widget = {  // for tests, and for readers who like the console
   set: (query, key) => { m = query; n = key; draw(); },
   shift: d => root.querySelector(`button[data-shift="${d}"]`).click(),
@@ -244,8 +270,9 @@ def rope_widget_html(
     canvases = {
         "dials": f"Dials for pairs {', '.join(map(str, data.pairs))}: the query's and the "
         "key's pair as arrows, turned by their positions, and the angle between them.",
-        "scores": "The score of the query and the key against the offset n - m, with the "
-        "current offset marked.",
+        "scores": "Line chart of the score of the query and the key against the offset "
+        "n - m, highest near offset 0 and lower with ripples further out; the current "
+        "offset is marked and its score is given in the text below.",
     }
     return widget_html(
         "rope",

@@ -147,12 +147,14 @@ function line(s, f, points, style, width = 2) {  // points: [[x, y]] in data uni
   points.forEach(([x, y], i) => i ? ctx.lineTo(f.X(x), f.Y(y)) : ctx.moveTo(f.X(x), f.Y(y)));
   ctx.stroke(); ctx.setLineDash([]);
 }
-function legendHeight(items) { return Math.ceil(items.length / 2) * 16 + 6; }
-function legend(s, items) {  // two columns under the plot: a line sample, the marker, the name
-  const ctx = s.ctx, top = s.h - legendHeight(items), column = s.w / 2;
+const columnsFor = w => (w < 340 ? 1 : 2);
+function legendHeight(items, w) { return Math.ceil(items.length / columnsFor(w)) * 16 + 6; }
+function legend(s, items) {  // under the plot: a line sample, the marker, the name
+  const columns = columnsFor(s.w), top = s.h - legendHeight(items, s.w), column = s.w / columns;
+  const ctx = s.ctx;
   ctx.font = "11px sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "middle";
   items.forEach((item, i) => {
-    const x = 4 + (i % 2) * column, y = top + Math.floor(i / 2) * 16 + 10;
+    const x = 4 + (i % columns) * column, y = top + Math.floor(i / columns) * 16 + 10;
     ctx.strokeStyle = item.colour; ctx.fillStyle = item.colour; ctx.lineWidth = 2;
     ctx.setLineDash(item.dash.map(d => d * 2)); ctx.beginPath();
     ctx.moveTo(x, y); ctx.lineTo(x + 24, y); ctx.stroke();
@@ -175,11 +177,20 @@ _TEMPLATE = """<div class="course-widget" id="{uid}" data-widget="{kind}" style=
 <div style="display:flex;flex-wrap:wrap;gap:0.5em">
 {canvases}
 </div>
-<div class="widget-status" aria-live="polite" style="min-height:3.2em;font-size:0.9em"></div>
+<div class="widget-status" style="min-height:3.2em;font-size:0.9em"></div>
+<div class="widget-live" aria-live="polite" style="position:absolute;width:1px;height:1px;
+ overflow:hidden;clip-path:inset(50%)"></div>
 <script>
 (function () {{
 const data = {data};
-const root = document.getElementById("{uid}");
+// the block this script sits in (ids can repeat when a notebook shows a widget twice)
+const root = document.currentScript?.closest(".course-widget") ||
+  document.getElementById("{uid}");
+const live = root.querySelector(".widget-live");
+let quiet = 0;
+function announce(text) {{  // screen readers hear the status once a change has settled
+  clearTimeout(quiet); quiet = setTimeout(() => {{ live.textContent = text; }}, 500);
+}}
 {library}
 {script}
 // draw once the canvases have a size (not while a folded cell or a hidden tab hides them),
@@ -203,10 +214,12 @@ def widget_html(
 ) -> str:
     """One self-contained interactive figure: controls, canvases, a status line and a script.
 
-    ``canvases`` maps each canvas's name (its ``data-name``) to its alt text; ``script`` must
-    define ``draw()`` (called once and whenever the widget's size changes) and may use ``data``, ``root`` and the
-    functions of ``CHART_JS``; it is not called while the canvases have no size. ``aspects`` gives a canvas another shape than 4 / 3
-    (e.g. ``{"dials": "1 / 1"}``). In a notebook: ``IPython.display.HTML(widget_html(...))``.
+    ``canvases`` maps each canvas's name (its ``data-name``) to its alt text. ``script``
+    must define ``draw()``, called once and whenever the widget's size changes (never while
+    the canvases have no size); it may use ``data``, ``root``, ``announce(text)`` (the
+    screen-reader line) and the functions of ``CHART_JS``. ``aspects`` gives a canvas
+    another shape than 4 / 3 (e.g. ``{"dials": "1 / 1"}``). In a notebook:
+    ``IPython.display.HTML(widget_html(...))``.
     """
     check_uid(uid)
     if not canvases:
@@ -218,7 +231,7 @@ def widget_html(
     boxes = "\n".join(
         f'<canvas data-name="{html.escape(name, quote=True)}" role="img" '
         f'aria-label="{html.escape(label, quote=True)}" style="flex:1 1 320px;'
-        f'min-width:0;aspect-ratio:{aspects.get(name, "4 / 3")};touch-action:none"></canvas>'
+        f'min-width:0;aspect-ratio:{aspects.get(name, "4 / 3")};touch-action:pan-y"></canvas>'
         for name, label in canvases.items()
     )
     return _TEMPLATE.format(

@@ -150,7 +150,7 @@ def main(arguments: list[str]) -> int:
     parser.add_argument("notebooks", nargs="*", help="for check: the kept folder, then notebooks")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="measure: keep the executed copies here")
-    options = parser.parse_args(arguments)
+    options = parser.parse_intermixed_args(arguments)
     if options.command == "check":
         folder, *rest = options.notebooks
         return check(notebooks(rest), Path(folder))

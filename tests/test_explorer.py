@@ -138,5 +138,7 @@ def test_groups_colour_the_words_and_keep_their_order():
     assert json.loads(explorer_data(vectors, k=2).to_json())["groups"] == []
     with pytest.raises(ValueError, match="not both"):
         explorer_data(vectors, words=["w0", "w1", "w2"], groups={"a": ["w0", "w1", "w2"]})
+    with pytest.raises(ValueError, match="at most 3"):
+        explorer_data(vectors, groups={str(i): [f"w{i}"] for i in range(4)})
     with pytest.raises(ValueError, match="give each word once"):
         explorer_data(vectors, groups={"a": ["w0", "w1"], "b": ["w1", "w2"]})

@@ -17,7 +17,7 @@ from embedlib.bench_results import (
 from embedlib.figures import series_style
 from embedlib.funnel_widget import funnel_widget_data, funnel_widget_html
 from embedlib.positional import rope_frequencies
-from embedlib.rope_widget import rope_widget_data, rope_widget_html
+from embedlib.rope_widget import offset_spread, rope_widget_data, rope_widget_html
 from embedlib.widgets import (
     canvas_style,
     check_uid,
@@ -142,6 +142,41 @@ def test_rope_scores_depend_on_the_offset_only():
     assert len(data.offsets) == 2 * positions - 1 and data.positions == positions
 
 
+def test_offset_spread_measures_the_diagonals():
+    toeplitz = torch.tensor([[1.0, 2.0, 3.0], [4.0, 1.0, 2.0], [5.0, 4.0, 1.0]])
+    assert offset_spread(toeplitz) == 0.0
+    bumped = toeplitz.clone()
+    bumped[2, 2] = 1.25  # the main diagonal now spans 1 .. 1.25
+    assert offset_spread(bumped) == pytest.approx(0.25)
+    bumped[0, 1] = 2.5  # and the first upper diagonal 2 .. 2.5
+    assert offset_spread(bumped) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="square"):
+        offset_spread(torch.zeros(2, 3))
+
+
+def test_rope_scores_by_hand_for_every_position_pair():
+    """S[m, n] written out pair by pair, for all m, n: the widget's score at n - m, and the
+    angle between the pairs, equal it whatever m is."""
+    dim, positions = 8, 6
+    data = rope_widget_data(dim=dim, positions=positions, pairs=tuple(range(dim // 2)))
+    theta = rope_frequencies(dim, dtype=torch.float64)
+    q, k = data.query_turned[0], data.key_turned[0]  # [pairs, 2] at position 0
+    for m in range(positions):
+        for n in range(positions):
+            by_hand = sum(
+                float(_turn(q[i], m * float(theta[i])) @ _turn(k[i], n * float(theta[i])))
+                for i in range(dim // 2)
+            )
+            index = int((data.offsets == n - m).nonzero())
+            assert float(data.scores[index]) == pytest.approx(by_hand, abs=1e-10)
+            turned = [_turn(k[i], (n - m) * float(theta[i])) for i in range(dim // 2)]
+            expected = [
+                math.remainder(math.atan2(t[1], t[0]) - math.atan2(q[i][1], q[i][0]), 2 * math.pi)
+                for i, t in enumerate(turned)
+            ]
+            assert data.angles[index].tolist() == pytest.approx(expected, abs=1e-9)
+
+
 def test_rope_key_resembles_the_query_as_asked():
     near = rope_widget_data(similarity=1.0, positions=4)
     assert torch.allclose(near.query_turned, near.key_turned)
@@ -152,10 +187,12 @@ def test_rope_key_resembles_the_query_as_asked():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"positions": 1}, "at least 2"),
+        ({"positions": 1}, "2 .. 1024"),
         ({"similarity": 1.5}, r"\[0, 1\]"),
         ({"pairs": (0, 32)}, "0 .. 31"),
         ({"pairs": ()}, "0 .. 31"),
+        ({"pairs": (1.5,)}, "whole number"),
+        ({"positions": 5000}, "2 .. 1024"),
         ({"dim": 7}, "even"),
     ],
 )
@@ -198,6 +235,10 @@ def test_funnel_widget_refuses_bad_input():
         funnel_families({"variants": []})
     with pytest.raises(ValueError, match="not a shortlist size"):
         funnel_widget_html(funnel_widget_data(CURVES, bench), start=7)
+    with pytest.raises(ValueError, match="positive and increasing"):
+        funnel_widget_data({"x": ([20, 10], [0.5, 0.4])}, bench)
+    with pytest.raises(ValueError, match="outside"):
+        funnel_widget_data({"x": ([10, 20], [0.5, 1.5])}, bench)
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +250,8 @@ def browser(tmp_path_factory):
         funnel_widget_data(CURVES, load_retrieval_benchmark()), uid="fun"
     )
     root, profile = tmp_path_factory.mktemp("widget-site"), tmp_path_factory.mktemp("profile")
-    with page_in_chromium(rope + funnel, root, profile) as opened:
+    again = rope_widget_html(rope_widget_data(positions=16, seed=1), uid="rope", step=5)
+    with page_in_chromium(rope + funnel + again, root, profile) as opened:
         yield opened
 
 
@@ -228,7 +270,8 @@ def test_widgets_draw_offline_without_errors(browser):
     )
     for uid in ("rope", "fun"):
         painted = chromium.evaluate(PAINTED.format(uid=uid))
-        assert len(painted) == 2 and min(painted) > 1000, (uid, painted)
+        assert len(painted) == {"rope": 4, "fun": 2}[uid], (uid, painted)  # two ropes
+        assert min(painted) > 1000, (uid, painted)
 
 
 def test_rope_angles_follow_the_offset_not_the_positions(browser):
@@ -255,14 +298,12 @@ def test_rope_shift_buttons_stop_at_the_ends(browser):
     chromium, _, _ = browser
     widget = "document.getElementById('rope').widget"
     chromium.evaluate(f"{widget}.set(10, 120)")
-    disabled = chromium.evaluate(
-        "[...document.querySelectorAll('#rope button')].map(b => b.disabled)"
-    )
-    assert disabled == [True, True]  # 10 - 25 < 0 and 120 + 25 > 127
+    states = "[...document.querySelectorAll('#rope')[0].querySelectorAll('button')].map(b => b.ariaDisabled)"
+    assert chromium.evaluate(states) == ["true", "true"]  # 10 - 25 < 0, 120 + 25 > 127
+    chromium.evaluate("document.querySelector('#rope button').click()")
+    assert chromium.evaluate(f"{widget}.positions()") == [10, 120], "a blocked shift moved"
     chromium.evaluate(f"{widget}.set(30, 40)")
-    assert chromium.evaluate(
-        "[...document.querySelectorAll('#rope button')].map(b => b.disabled)"
-    ) == [False, False]
+    assert chromium.evaluate(states) == ["false", "false"]
 
 
 def test_funnel_slider_and_hover(browser):
@@ -278,7 +319,7 @@ def test_funnel_slider_and_hover(browser):
         and "not measured" not in status.split("bf16 prefix, bf16")[0]
     )
     chromium.evaluate(f"{widget}.setT(1000)")
-    assert "small not run" in chromium.evaluate(f"{widget}.status()")
+    assert "small not computed at this T" in chromium.evaluate(f"{widget}.status()")
     assert "fp32 prefix, fp32 rerank: not measured at this T" in chromium.evaluate(
         f"{widget}.status()"
     )
@@ -286,10 +327,37 @@ def test_funnel_slider_and_hover(browser):
     chromium.evaluate(
         "(() => { const c = document.querySelector('#fun canvas[data-name=speed]');"
         " const r = c.getBoundingClientRect();"
-        f" c.dispatchEvent(new MouseEvent('mousemove', {{clientX: r.left + {x}, clientY: r.top + {y}}}));"
+        f" c.dispatchEvent(new PointerEvent('pointermove', {{clientX: r.left + {x}, clientY: r.top + {y}}}));"
         " })()"
     )
     assert chromium.evaluate(f"{widget}.hovered()") == "fast funnel fp32, T=100"
     assert chromium.evaluate(f"{widget}.status()").startswith(
         "fast funnel fp32, T=100: "
     )
+    chromium.evaluate(
+        "document.querySelector('#fun canvas[data-name=speed]')"
+        ".dispatchEvent(new PointerEvent('pointerleave'))"
+    )
+    assert chromium.evaluate(f"{widget}.hovered()") is None
+    assert chromium.evaluate(f"{widget}.status()").startswith("T = 1000.")
+
+
+def test_screen_readers_hear_a_short_line_once_the_change_settles(browser):
+    chromium, _, _ = browser
+    widget = "document.getElementById('fun').widget"
+    chromium.evaluate(f"{widget}.setT(50)")
+    live = "document.querySelector('#fun .widget-live')"
+    chromium.evaluate("new Promise(r => setTimeout(r, 700))")
+    assert chromium.evaluate(f"{live}.textContent") == "T = 50"
+    assert chromium.evaluate(f"{live}.getAttribute('aria-live')") == "polite"
+    slider = "document.querySelector('#fun input[type=range]')"
+    assert chromium.evaluate(f"{slider}.getAttribute('aria-valuetext')") == "T = 50"
+
+
+def test_two_widgets_with_one_id_each_drive_their_own_canvas(browser):
+    chromium, _, _ = browser
+    first, second = "document.querySelectorAll('#rope')[0]", "document.querySelectorAll('#rope')[1]"
+    chromium.evaluate(f"{first}.widget.set(1, 3)")
+    chromium.evaluate(f"{second}.widget.set(2, 9)")
+    assert chromium.evaluate(f"{first}.widget.status()").startswith("m = 1, n = 3:")
+    assert chromium.evaluate(f"{second}.widget.status()").startswith("m = 2, n = 9:")
