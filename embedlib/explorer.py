@@ -27,7 +27,7 @@ import torch
 from .geometry import WordVectors
 from .similarity import normalize_rows
 from .figures import PALETTE
-from .widgets import check_uid
+from .widgets import check_uid, script_json
 
 
 GROUP_COLOURS = ("blue", "orange", "green")  # embedlib.figures.PALETTE names
@@ -44,26 +44,24 @@ class ExplorerData:
     groups: list[str] = field(default_factory=list)  # legend names; empty: one group
     group_of: list[int] = field(default_factory=list)  # each word's group, when groups
 
-    def to_json(self, digits: int = 3) -> str:
-        """The data as compact JSON (coordinates to ``digits`` decimals, cosines to 2)."""
+    def to_dict(self, digits: int = 3) -> dict:
+        """Plain lists for the page (coordinates to ``digits`` decimals, cosines to 2)."""
 
         def rounded(t: torch.Tensor, places: int = digits) -> list:
             return [[round(float(v), places) for v in row] for row in t.tolist()]
 
-        return json.dumps(
-            {
-                "words": self.words,
-                "views": {name: rounded(xy) for name, xy in self.views.items()},
-                "neighbours": {
-                    name: nb.tolist() for name, nb in self.neighbours.items()
-                },
-                "scores": {name: rounded(s, 2) for name, s in self.scores.items()},
-                "groups": self.groups,
-                "group_of": self.group_of,
-            },
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
+        return {
+            "words": self.words,
+            "views": {name: rounded(xy) for name, xy in self.views.items()},
+            "neighbours": {name: nb.tolist() for name, nb in self.neighbours.items()},
+            "scores": {name: rounded(s, 2) for name, s in self.scores.items()},
+            "groups": self.groups,
+            "group_of": self.group_of,
+        }
+
+    def to_json(self, digits: int = 3) -> str:
+        """:meth:`to_dict` as compact JSON."""
+        return json.dumps(self.to_dict(digits), separators=(",", ":"), ensure_ascii=False)
 
 
 def _top_two_axes(matrix: torch.Tensor) -> torch.Tensor:
@@ -249,9 +247,7 @@ def explorer_html(
         label
         or f"Scatter plot of {len(data.words)} words; search a word to see its neighbours."
     )
-    payload = data.to_json().replace(
-        "</", "<\\/"
-    )  # a word cannot close the script element
+    payload = script_json(data.to_dict())  # no word can close the script element
     return _TEMPLATE.format(
         uid=uid,
         label=html.escape(label, quote=True),
